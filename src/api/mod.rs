@@ -1,0 +1,23 @@
+//! HTTP routes by audience. Handlers parse input into domain types, call the repositories and the platform clients,
+//! and answer; they hold no SQL.
+
+pub mod body;
+pub mod errors;
+pub mod front;
+pub mod integration;
+pub mod middleware;
+pub mod openapi;
+pub mod ops;
+
+use actix_web::web;
+
+/// Every route of the service.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(ops::openapi_json)
+        .service(front::index)
+        .service(front::asset)
+        .service(web::scope("/integration/v1").service(integration::accounts::post).service(integration::bills::post));
+}

@@ -1,0 +1,399 @@
+//! Settings: an optional TOML file (`--config PATH`) overridden by environment variables. Secrets never sit in the
+//! file itself: it names files (`*_file`), or the environment carries them; their values are never printed.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the configuration file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name} is not valid: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("cannot read the secret {what} from {path}: {source}")]
+    Secret { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A secret value. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<[u8]>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Secret {
+        Secret(Arc::from(bytes.into()))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Reads a secret file; surrounding white space (a trailing newline) is not part of the secret.
+    pub fn from_file(what: &'static str, path: &Path) -> Result<Secret, ConfigError> {
+        let bytes =
+            std::fs::read(path).map_err(|source| ConfigError::Secret { what, path: path.to_path_buf(), source })?;
+        Ok(Secret::new(bytes.trim_ascii().to_vec()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Sandbox: no platform credentials, the built-in simulated platforms stand in. Production: real credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Sandbox,
+    Production,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sandbox => "sandbox",
+            Mode::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Where the SQLite database and the sandbox's generated keys live.
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL; unset: SQLite at `data_dir/ebill.db`.
+    pub database_url: Option<String>,
+    /// `redis://...`; unset: an in-process cache (one instance only).
+    pub redis_url: Option<String>,
+    /// The URL customers and platforms reach this service at; used in links. Default: `http://{bind}`.
+    pub public_base_url: Option<String>,
+    pub log_format: LogFormat,
+    pub database: DatabaseSettings,
+    pub cache: CacheSettings,
+    pub http: HttpSettings,
+    pub feed: FeedSettings,
+    pub demo: DemoSettings,
+    pub wechat: WechatSettings,
+    pub alipay: AlipaySettings,
+    /// Secrets loaded from the environment (never from the file).
+    #[serde(skip)]
+    pub env_secrets: EnvSecrets,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnvSecrets {
+    pub feed_hmac_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Prefix of every key this instance writes, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest JSON body the mini-program and staff APIs accept.
+    pub max_json_bytes: usize,
+    /// Worker threads of the HTTP server; 0 means one per core.
+    pub workers: usize,
+    /// How long in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedSettings {
+    /// File holding the HMAC-SHA256 secret shared with the marketing system (or `EBILL_FEED_HMAC_SECRET`).
+    pub hmac_secret_file: Option<PathBuf>,
+    pub max_batch_items: usize,
+    pub max_body_bytes: usize,
+    /// How far a request's timestamp may be from our clock.
+    pub max_clock_skew_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoSettings {
+    /// In sandbox mode, seed an empty database with demo accounts and bills.
+    pub seed: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WechatSettings {
+    /// The mini-program's AppID (wx...). Set together with `app_secret_file` to leave sandbox mode.
+    pub appid: Option<String>,
+    pub app_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlipaySettings {
+    /// The Alipay mini-program's app id. Set together with `app_private_key_file` to leave sandbox mode.
+    pub app_id: Option<String>,
+    pub app_private_key_file: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            public_base_url: None,
+            log_format: LogFormat::Text,
+            database: DatabaseSettings::default(),
+            cache: CacheSettings::default(),
+            http: HttpSettings::default(),
+            feed: FeedSettings::default(),
+            demo: DemoSettings::default(),
+            wechat: WechatSettings::default(),
+            alipay: AlipaySettings::default(),
+            env_secrets: EnvSecrets::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { max_connections: 10, acquire_timeout_secs: 5 }
+    }
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings { key_prefix: "ebill:".into() }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { max_json_bytes: 64 * 1024, workers: 0, shutdown_timeout_secs: 30 }
+    }
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        FeedSettings {
+            hmac_secret_file: None,
+            max_batch_items: 5000,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_clock_skew_secs: 300,
+        }
+    }
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        DemoSettings { seed: true }
+    }
+}
+
+impl Settings {
+    /// Reads the file (when given) and applies the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut settings = match path {
+            Some(path) => Settings::from_toml_file(path)?,
+            None => Settings::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    pub fn from_toml_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Applies `EBILL_*`, `DATABASE_URL` and `REDIS_URL` from `lookup` (the process environment in production).
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("EBILL_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = get("EBILL_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("REDIS_URL") {
+            self.redis_url = Some(v);
+        }
+        if let Some(v) = get("EBILL_PUBLIC_BASE_URL") {
+            self.public_base_url = Some(v);
+        }
+        if let Some(v) = get("EBILL_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => return Err(ConfigError::Env { name: "EBILL_LOG_FORMAT", message: "use text or json".into() }),
+            };
+        }
+        if let Some(v) = get("EBILL_DATABASE_MAX_CONNECTIONS") {
+            self.database.max_connections = v.parse().map_err(|_| ConfigError::Env {
+                name: "EBILL_DATABASE_MAX_CONNECTIONS",
+                message: "a positive whole number".into(),
+            })?;
+        }
+        if let Some(v) = get("EBILL_CACHE_KEY_PREFIX") {
+            self.cache.key_prefix = v;
+        }
+        if let Some(v) = get("EBILL_DEMO_SEED") {
+            self.demo.seed = parse_bool("EBILL_DEMO_SEED", &v)?;
+        }
+        if let Some(v) = get("EBILL_FEED_HMAC_SECRET_FILE") {
+            self.feed.hmac_secret_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("EBILL_FEED_HMAC_SECRET") {
+            self.env_secrets.feed_hmac_secret = Some(Secret::new(v.trim().as_bytes().to_vec()));
+        }
+        Ok(())
+    }
+
+    /// Refuses settings that cannot work, before anything starts.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid("database.max_connections must be at least 1".into()));
+        }
+        if self.feed.max_batch_items == 0 || self.feed.max_body_bytes == 0 || self.http.max_json_bytes == 0 {
+            return Err(ConfigError::Invalid("feed and http limits must be positive".into()));
+        }
+        if self.wechat.appid.is_some() != self.wechat.app_secret_file.is_some() {
+            return Err(ConfigError::Invalid("wechat.appid and wechat.app_secret_file go together".into()));
+        }
+        if self.alipay.app_id.is_some() != self.alipay.app_private_key_file.is_some() {
+            return Err(ConfigError::Invalid("alipay.app_id and alipay.app_private_key_file go together".into()));
+        }
+        Ok(())
+    }
+
+    /// Sandbox unless real platform credentials are configured.
+    pub fn mode(&self) -> Mode {
+        if self.wechat.appid.is_some() || self.alipay.app_id.is_some() {
+            Mode::Production
+        } else {
+            Mode::Sandbox
+        }
+    }
+
+    /// The database to use: `DATABASE_URL`, or the embedded SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("ebill.db").display()),
+        }
+    }
+
+    pub fn public_base_url(&self) -> String {
+        match &self.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// The feed's shared secret: from the environment, else from the configured file.
+    pub fn feed_hmac_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        if let Some(secret) = &self.env_secrets.feed_hmac_secret {
+            return Ok(Some(secret.clone()));
+        }
+        match &self.feed.hmac_secret_file {
+            Some(path) => Secret::from_file("feed HMAC secret", path).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Env { name, message: "use true or false".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_serve_sandbox_on_local_sqlite() {
+        let settings = Settings::default();
+        assert_eq!(settings.bind, "127.0.0.1:8080");
+        assert_eq!(settings.mode(), Mode::Sandbox);
+        assert!(settings.database_url().starts_with("sqlite://./data/ebill.db"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut settings: Settings = toml::from_str("bind = \"0.0.0.0:9000\"\n[demo]\nseed = true\n").unwrap();
+        settings
+            .apply_env(env(&[
+                ("EBILL_BIND", "127.0.0.1:9999"),
+                ("DATABASE_URL", "postgres://localhost/ebill"),
+                ("EBILL_DEMO_SEED", "false"),
+            ]))
+            .unwrap();
+        assert_eq!(settings.bind, "127.0.0.1:9999");
+        assert_eq!(settings.database_url(), "postgres://localhost/ebill");
+        assert!(!settings.demo.seed);
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        assert!(toml::from_str::<Settings>("bnd = \"x\"").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let mut settings = Settings::default();
+        settings.apply_env(env(&[("EBILL_FEED_HMAC_SECRET", "s3cret-value")])).unwrap();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("s3cret-value"), "{shown}");
+        assert_eq!(settings.feed_hmac_secret().unwrap().unwrap().expose(), b"s3cret-value");
+    }
+
+    #[test]
+    fn credentials_select_production_mode() {
+        let settings: Settings =
+            toml::from_str("[wechat]\nappid = \"wx123\"\napp_secret_file = \"certs/wechat_app_secret\"\n").unwrap();
+        assert_eq!(settings.mode(), Mode::Production);
+        let half: Settings = toml::from_str("[wechat]\nappid = \"wx123\"\n").unwrap();
+        assert!(half.check().is_err());
+    }
+}

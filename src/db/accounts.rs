@@ -1,0 +1,158 @@
+//! The accounts repository: utility accounts as the marketing system feeds them.
+
+use super::sql::{placeholder_list, rows_per_statement, values_tuples};
+use crate::domain::account::{Account, AccountNo, AccountType};
+use crate::domain::feed::ItemOutcome;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    pub account: Account,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Creates or updates a batch of validated accounts inside the caller's transaction; one outcome per item, in order.
+/// An account whose content is unchanged is not written.
+pub async fn upsert_batch(
+    conn: &mut AnyConnection,
+    accounts: &[Account],
+    now_ms: i64,
+) -> Result<Vec<ItemOutcome>, sqlx::Error> {
+    let keys: Vec<&str> = accounts.iter().map(|a| a.account_no.as_str()).collect();
+    // account_no -> content hash, as stored or as this batch leaves it.
+    let mut known = existing_hashes(conn, &keys).await?;
+    let mut outcomes = Vec::with_capacity(accounts.len());
+    // account_no -> (index of the content to write, whether the row is new)
+    let mut writes: HashMap<&str, (usize, bool)> = HashMap::new();
+    for (index, account) in accounts.iter().enumerate() {
+        let key = account.account_no.as_str();
+        let hash = account.content_hash();
+        let outcome = match known.get(key) {
+            Some(stored) if *stored == hash => ItemOutcome::Unchanged,
+            Some(_) => {
+                let is_new = writes.get(key).is_some_and(|(_, new)| *new);
+                writes.insert(key, (index, is_new));
+                ItemOutcome::Updated
+            }
+            None => {
+                writes.insert(key, (index, true));
+                ItemOutcome::Created
+            }
+        };
+        known.insert(key.to_string(), hash);
+        outcomes.push(outcome);
+    }
+
+    let mut inserts: Vec<&Account> = Vec::new();
+    for (index, is_new) in writes.values() {
+        if *is_new {
+            inserts.push(&accounts[*index]);
+        } else {
+            update(conn, &accounts[*index], now_ms).await?;
+        }
+    }
+    inserts.sort_by(|a, b| a.account_no.cmp(&b.account_no));
+    insert_many(conn, &inserts, now_ms).await?;
+    Ok(outcomes)
+}
+
+async fn existing_hashes(conn: &mut AnyConnection, keys: &[&str]) -> Result<HashMap<String, String>, sqlx::Error> {
+    let mut found = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(1000) {
+        let sql = format!(
+            "SELECT account_no, content_hash FROM accounts WHERE account_no IN ({})",
+            placeholder_list(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("account_no")?, row.try_get("content_hash")?);
+        }
+    }
+    Ok(found)
+}
+
+const COLUMNS: usize = 9;
+
+async fn insert_many(conn: &mut AnyConnection, accounts: &[&Account], now_ms: i64) -> Result<(), sqlx::Error> {
+    for chunk in accounts.chunks(rows_per_statement(COLUMNS)) {
+        let sql = format!(
+            "INSERT INTO accounts (account_no, holder_name, address, phone, account_type, supply_unit, content_hash, \
+             created_at, updated_at) VALUES {}",
+            values_tuples(chunk.len(), COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for account in chunk {
+            query = query
+                .bind(account.account_no.as_str().to_string())
+                .bind(account.holder_name.clone())
+                .bind(account.address.clone())
+                .bind(account.phone.clone())
+                .bind(account.account_type.as_str())
+                .bind(account.supply_unit.clone())
+                .bind(account.content_hash())
+                .bind(now_ms)
+                .bind(now_ms);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn update(conn: &mut AnyConnection, account: &Account, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET holder_name = $1, address = $2, phone = $3, account_type = $4, supply_unit = $5, \
+         content_hash = $6, updated_at = $7 WHERE account_no = $8",
+    )
+    .bind(account.holder_name.clone())
+    .bind(account.address.clone())
+    .bind(account.phone.clone())
+    .bind(account.account_type.as_str())
+    .bind(account.supply_unit.clone())
+    .bind(account.content_hash())
+    .bind(now_ms)
+    .bind(account.account_no.as_str().to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The account numbers among `keys` that exist.
+pub async fn existing_numbers(conn: &mut AnyConnection, keys: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    Ok(existing_hashes(conn, keys).await?.into_keys().collect())
+}
+
+pub async fn find(pool: &sqlx::AnyPool, account_no: &AccountNo) -> Result<Option<StoredAccount>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT account_no, holder_name, address, phone, account_type, supply_unit, created_at, updated_at \
+         FROM accounts WHERE account_no = $1",
+    )
+    .bind(account_no.as_str().to_string())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        let account_type: String = row.try_get("account_type")?;
+        Ok(StoredAccount {
+            account: Account {
+                account_no: account_no.clone(),
+                holder_name: row.try_get("holder_name")?,
+                address: row.try_get("address")?,
+                phone: row.try_get("phone")?,
+                account_type: AccountType::parse(&account_type).map_err(|e| sqlx::Error::Decode(e.into()))?,
+                supply_unit: row.try_get("supply_unit")?,
+            },
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn count(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(pool).await?.try_get("n")
+}

@@ -1,0 +1,251 @@
+//! The bills repository: bills as the marketing system issues and revises them.
+
+use super::ids::next_id;
+use super::sql::{placeholder_list, rows_per_statement, values_tuples};
+use crate::domain::bill::{Bill, BillStatus};
+use crate::domain::feed::{ItemOutcome, Rejection};
+use sqlx::{AnyConnection, Row};
+use std::collections::{HashMap, HashSet};
+
+/// What the batch logic needs to know of a stored bill.
+#[derive(Debug, Clone)]
+struct Known {
+    id: i64,
+    revision: i64,
+    content_hash: String,
+    status: BillStatus,
+    /// Created by this batch (inserted at the end) rather than already stored.
+    is_new: bool,
+}
+
+/// Creates, revises or leaves unchanged a batch of validated bills inside the caller's transaction; one outcome per
+/// item, in order. A bill needs its account; only a higher revision replaces a bill; a paid bill is never revised.
+pub async fn upsert_batch(
+    conn: &mut AnyConnection,
+    bills: &[Bill],
+    now_ms: i64,
+) -> Result<Vec<ItemOutcome>, sqlx::Error> {
+    let account_keys: Vec<&str> = {
+        let unique: HashSet<&str> = bills.iter().map(|b| b.account_no.as_str()).collect();
+        unique.into_iter().collect()
+    };
+    let accounts: HashSet<String> = super::accounts::existing_numbers(conn, &account_keys).await?.into_iter().collect();
+    let mut known = stored_bills(conn, &account_keys).await?;
+    let hashes: Vec<String> = bills.iter().map(Bill::content_hash).collect();
+
+    let mut outcomes = Vec::with_capacity(bills.len());
+    // key -> index of the content to write
+    let mut writes: HashMap<(String, String), usize> = HashMap::new();
+    for (index, bill) in bills.iter().enumerate() {
+        if !accounts.contains(bill.account_no.as_str()) {
+            outcomes.push(ItemOutcome::Rejected(Rejection::new(
+                "UNKNOWN_ACCOUNT",
+                format!("account {} has not been fed", bill.account_no),
+            )));
+            continue;
+        }
+        let key = (bill.account_no.as_str().to_string(), bill.period.to_string());
+        let hash = hashes[index].clone();
+        let outcome = match known.get_mut(&key) {
+            None => {
+                known.insert(
+                    key.clone(),
+                    Known {
+                        id: next_id(now_ms),
+                        revision: bill.revision,
+                        content_hash: hash,
+                        status: bill.status(),
+                        is_new: true,
+                    },
+                );
+                writes.insert(key, index);
+                ItemOutcome::Created
+            }
+            Some(stored) => match decide_revision(stored, bill, &hash) {
+                Ok(outcome) => {
+                    if outcome == ItemOutcome::Updated {
+                        stored.revision = bill.revision;
+                        stored.content_hash = hash;
+                        stored.status = bill.status();
+                        writes.insert(key, index);
+                    }
+                    outcome
+                }
+                Err(rejection) => ItemOutcome::Rejected(rejection),
+            },
+        };
+        outcomes.push(outcome);
+    }
+
+    let mut inserts: Vec<(i64, usize)> = Vec::new();
+    for (key, index) in &writes {
+        let stored = &known[key];
+        if stored.is_new {
+            inserts.push((stored.id, *index));
+        } else if !revise(conn, stored.id, &bills[*index], &hashes[*index], now_ms).await? {
+            // Paid or revised by someone else since we read it: report it, write nothing.
+            outcomes[*index] = ItemOutcome::Rejected(Rejection::new(
+                "CONCURRENT_UPDATE",
+                "the bill changed while this batch was applied; send it again",
+            ));
+        }
+    }
+    inserts.sort_unstable();
+    for index in insert_many(conn, bills, &hashes, &inserts, now_ms).await? {
+        outcomes[index] = ItemOutcome::Rejected(Rejection::new(
+            "CONCURRENT_UPDATE",
+            "the bill was created by another request meanwhile; send it again",
+        ));
+    }
+    Ok(outcomes)
+}
+
+/// Unchanged, an accepted revision, or why the revision is refused.
+fn decide_revision(stored: &Known, bill: &Bill, hash: &str) -> Result<ItemOutcome, Rejection> {
+    if stored.content_hash == hash {
+        return Ok(ItemOutcome::Unchanged);
+    }
+    if stored.status == BillStatus::Paid {
+        return Err(Rejection::new("BILL_ALREADY_PAID", "the bill is paid; a paid bill cannot be revised"));
+    }
+    if bill.revision < stored.revision {
+        return Err(Rejection::new(
+            "STALE_REVISION",
+            format!("revision {} is older than the stored revision {}", bill.revision, stored.revision),
+        ));
+    }
+    if bill.revision == stored.revision {
+        return Err(Rejection::new(
+            "REVISION_CONFLICT",
+            format!("revision {} is stored with other content; a change needs a higher revision", bill.revision),
+        ));
+    }
+    Ok(ItemOutcome::Updated)
+}
+
+async fn stored_bills(
+    conn: &mut AnyConnection,
+    account_keys: &[&str],
+) -> Result<HashMap<(String, String), Known>, sqlx::Error> {
+    let mut found = HashMap::new();
+    for chunk in account_keys.chunks(1000) {
+        let sql = format!(
+            "SELECT id, account_no, period, revision, content_hash, status FROM bills WHERE account_no IN ({})",
+            placeholder_list(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let status: String = row.try_get("status")?;
+            found.insert(
+                (row.try_get("account_no")?, row.try_get("period")?),
+                Known {
+                    id: row.try_get("id")?,
+                    revision: row.try_get("revision")?,
+                    content_hash: row.try_get("content_hash")?,
+                    status: BillStatus::parse(&status).unwrap_or(BillStatus::Unpaid),
+                    is_new: false,
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
+const COLUMNS: usize = 19;
+
+/// Inserts the bills at the given (new id, index) pairs; returns the indexes of those that another request inserted
+/// first (left untouched).
+async fn insert_many(
+    conn: &mut AnyConnection,
+    bills: &[Bill],
+    hashes: &[String],
+    inserts: &[(i64, usize)],
+    now_ms: i64,
+) -> Result<Vec<usize>, sqlx::Error> {
+    let mut lost = Vec::new();
+    for chunk in inserts.chunks(rows_per_statement(COLUMNS)) {
+        let sql = format!(
+            "INSERT INTO bills (id, account_no, period, issue_date, due_date, revision, reading_start, reading_end, \
+             multiplier, usage_kwh, tier_lines, tou_lines, other_charges, total_fen, paid_fen, status, content_hash, \
+             created_at, updated_at) VALUES {} ON CONFLICT (account_no, period) DO NOTHING RETURNING id",
+            values_tuples(chunk.len(), COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, index) in chunk {
+            let bill = &bills[*index];
+            query = query
+                .bind(*id)
+                .bind(bill.account_no.as_str().to_string())
+                .bind(bill.period.to_string())
+                .bind(bill.issue_date.to_string())
+                .bind(bill.due_date.to_string())
+                .bind(bill.revision)
+                .bind(bill.meter.start)
+                .bind(bill.meter.end)
+                .bind(bill.meter.multiplier)
+                .bind(bill.usage_kwh)
+                .bind(to_json(&bill.tier_lines))
+                .bind(to_json(&bill.tou_lines))
+                .bind(to_json(&bill.other_charges))
+                .bind(bill.total.value())
+                .bind(bill.paid.value())
+                .bind(bill.status().as_str())
+                .bind(hashes[*index].clone())
+                .bind(now_ms)
+                .bind(now_ms);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        if rows.len() != chunk.len() {
+            let inserted: HashSet<i64> = rows.iter().filter_map(|r| r.try_get("id").ok()).collect();
+            lost.extend(chunk.iter().filter(|(id, _)| !inserted.contains(id)).map(|(_, index)| *index));
+        }
+    }
+    Ok(lost)
+}
+
+/// Replaces a bill's content with a higher revision, unless it was paid or revised meanwhile. True when applied.
+async fn revise(
+    conn: &mut AnyConnection,
+    id: i64,
+    bill: &Bill,
+    content_hash: &str,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE bills SET issue_date = $1, due_date = $2, revision = $3, reading_start = $4, reading_end = $5, \
+         multiplier = $6, usage_kwh = $7, tier_lines = $8, tou_lines = $9, other_charges = $10, total_fen = $11, \
+         paid_fen = $12, status = $13, content_hash = $14, updated_at = $15 \
+         WHERE id = $16 AND revision < $17 AND status <> 'paid'",
+    )
+    .bind(bill.issue_date.to_string())
+    .bind(bill.due_date.to_string())
+    .bind(bill.revision)
+    .bind(bill.meter.start)
+    .bind(bill.meter.end)
+    .bind(bill.meter.multiplier)
+    .bind(bill.usage_kwh)
+    .bind(to_json(&bill.tier_lines))
+    .bind(to_json(&bill.tou_lines))
+    .bind(to_json(&bill.other_charges))
+    .bind(bill.total.value())
+    .bind(bill.paid.value())
+    .bind(bill.status().as_str())
+    .bind(content_hash.to_string())
+    .bind(now_ms)
+    .bind(id)
+    .bind(bill.revision)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+pub async fn count(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM bills").fetch_one(pool).await?.try_get("n")
+}

@@ -1,0 +1,9 @@
+//! Pure types and rules of the electricity-billing domain. Nothing here does I/O or depends on other ebill modules:
+//! values are parsed and validated at the edge into these types, and everything inside takes the parsed type.
+
+pub mod account;
+pub mod bill;
+pub mod calendar;
+pub mod feed;
+pub mod money;
+pub mod tariff;

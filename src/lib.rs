@@ -1,0 +1,124 @@
+//! ebill: the backend of an electricity utility's WeChat and Alipay mini-programs. This file builds the application
+//! from its settings; the modules hold everything else.
+
+pub mod api;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod feed;
+pub mod import;
+pub mod metrics;
+pub mod sandbox;
+pub mod state;
+pub mod telemetry;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Mode, Settings};
+use crate::db::{Database, PoolOptions};
+use crate::state::AppState;
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] db::DbError),
+    #[error("cache: {0}")]
+    Cache(#[from] cache::CacheError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+}
+
+/// Storage, cache and secrets, ready for the HTTP server, the workers and the command line.
+pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppState, StartError> {
+    let mode = settings.mode();
+    let db = Database::connect(
+        &settings.database_url(),
+        PoolOptions {
+            max_connections: settings.database.max_connections,
+            acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
+        },
+    )
+    .await?;
+    db.migrate().await?;
+    let cache = cache::connect(settings.redis_url.as_deref(), &settings.cache.key_prefix).await?;
+    let feed_secret = match (settings.feed_hmac_secret()?, mode) {
+        (Some(secret), _) => Some(secret),
+        (None, Mode::Sandbox) => Some(sandbox::keys::feed_secret(&settings.data_dir).map_err(StartError::Sandbox)?),
+        (None, Mode::Production) => None,
+    };
+    Ok(AppState { db, cache, clock, settings: Arc::new(settings), mode, metrics: Arc::default(), feed_secret })
+}
+
+/// The HTTP server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    state: AppState,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates, seeds the sandbox's demo data when asked, and binds (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        Application::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> Result<Application, StartError> {
+        let state = build_state(settings, clock).await?;
+        if state.mode == Mode::Sandbox && state.settings.demo.seed {
+            sandbox::demo_data::seed_if_empty(&state).await.map_err(|e| StartError::Sandbox(e.to_string()))?;
+        }
+        let listener =
+            TcpListener::bind(&state.settings.bind).map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?.port();
+        let server =
+            http_server(state.clone(), listener).map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?;
+        Ok(Application { port, state, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let http = state.settings.http.clone();
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(api::errors::json_config(http.max_json_bytes))
+            .app_data(api::errors::query_config())
+            .app_data(api::errors::path_config())
+            .wrap(ErrorHandlers::new().default_handler(api::errors::ensure_json_body))
+            .wrap(from_fn(api::middleware::observe))
+            .configure(api::routes)
+            .default_service(web::to(api::errors::not_found))
+    })
+    .shutdown_timeout(http.shutdown_timeout_secs)
+    .listen(listener)?;
+    if http.workers > 0 {
+        server = server.workers(http.workers);
+    }
+    Ok(server.run())
+}

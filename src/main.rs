@@ -1,0 +1,124 @@
+//! The `ebill` command line: serve the HTTP API, migrate the database, import CSV files.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use ebill::clock::SystemClock;
+use ebill::config::{Mode, Settings};
+use ebill::import::ImportKind;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "ebill", version, about = "Backend of an electricity utility's WeChat and Alipay mini-programs")]
+struct Cli {
+    /// TOML settings file (see ebill.example.toml); environment variables override it.
+    #[arg(long, global = true, env = "EBILL_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default). Without WeChat/Alipay credentials it runs in sandbox mode with demo data.
+    Serve,
+    /// Apply the database migrations and exit (serve applies them too).
+    Migrate,
+    /// Import accounts or bills from a CSV file, with the feed's validation; rejected lines are listed on stdout.
+    Import {
+        /// What the file holds.
+        kind: Kind,
+        /// The CSV file (formats: README.md, samples in samples/).
+        file: PathBuf,
+        /// Never draw the progress bar, even on a terminal.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Accounts,
+    Bills,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
+    ebill::telemetry::init(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => migrate(settings).await,
+            Command::Import { kind, file, quiet } => import(settings, kind, file, quiet).await,
+        }
+    })
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let mode = settings.mode();
+    match mode {
+        Mode::Sandbox => tracing::info!(
+            "ebill {} starting in SANDBOX mode: no WeChat or Alipay credentials are configured, the built-in \
+             simulated platforms stand in and no real money moves",
+            env!("CARGO_PKG_VERSION")
+        ),
+        Mode::Production => tracing::info!("ebill {} starting in PRODUCTION mode", env!("CARGO_PKG_VERSION")),
+    }
+    tracing::info!(database = %describe_database(&settings), cache = if settings.redis_url.is_some() { "redis" } else { "in-process" }, "storage");
+    let app = ebill::Application::build(settings).await.context("starting ebill")?;
+    let base = app.state().settings.public_base_url();
+    tracing::info!(port = app.port(), "listening on {base}/ (API document at {base}/openapi.json)");
+    app.run_until_stopped().await.context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    ebill::build_state(settings, Arc::new(SystemClock)).await.context("migrating")?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn import(settings: Settings, kind: Kind, file: PathBuf, quiet: bool) -> anyhow::Result<()> {
+    let state = ebill::build_state(settings, Arc::new(SystemClock)).await.context("opening the database")?;
+    let kind = match kind {
+        Kind::Accounts => ImportKind::Accounts,
+        Kind::Bills => ImportKind::Bills,
+    };
+    let clock = state.clock.clone();
+    let show_progress = !quiet && std::io::stderr().is_terminal();
+    let mut stdout = std::io::stdout();
+    let summary = ebill::import::run(&state.db, kind, &file, move || clock.now_ms(), show_progress, &mut stdout)
+        .await
+        .with_context(|| format!("importing {}", file.display()))?;
+    let t = summary.tally;
+    println!(
+        "imported {}: {} rows in {:.1} s ({:.0} rows/s): {} created, {} updated, {} unchanged, {} rejected",
+        file.display(),
+        t.total(),
+        summary.elapsed.as_secs_f64(),
+        summary.rows_per_second(),
+        t.created,
+        t.updated,
+        t.unchanged,
+        t.rejected
+    );
+    state.db.close().await;
+    Ok(())
+}
+
+/// The database in a log line: the backend and where, never a password.
+fn describe_database(settings: &Settings) -> String {
+    match &settings.database_url {
+        None => format!("sqlite at {}", settings.data_dir.join("ebill.db").display()),
+        Some(url) => {
+            let scheme = url.split("://").next().unwrap_or("?");
+            let host = url.split('@').nth(1).or_else(|| url.split("://").nth(1)).unwrap_or("");
+            let host = host.split(['/', '?']).next().unwrap_or("");
+            format!("{scheme} at {host}")
+        }
+    }
+}

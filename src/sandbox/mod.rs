@@ -1,0 +1,5 @@
+//! The sandbox: what stands in for the outside world when no real credentials are configured, so that
+//! `cargo run` shows a working product on a fresh machine. Never active in production mode.
+
+pub mod demo_data;
+pub mod keys;
