@@ -4,7 +4,7 @@ use super::sql::{placeholder_list, rows_per_statement, values_tuples};
 use crate::domain::account::{Account, AccountNo, AccountType};
 use crate::domain::feed::ItemOutcome;
 use sqlx::{AnyConnection, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// An account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,17 @@ pub async fn upsert_batch(
         }
     }
     inserts.sort_by(|a, b| a.account_no.cmp(&b.account_no));
-    insert_many(conn, &inserts, now_ms).await?;
+    for lost in insert_many(conn, &inserts, now_ms).await? {
+        // Another request created this account after we looked: it is unchanged if that request stored the same.
+        let index = writes[lost.account_no.as_str()].0;
+        let stored = existing_hashes(conn, &[lost.account_no.as_str()]).await?;
+        outcomes[index] = if stored.get(lost.account_no.as_str()) == Some(&lost.content_hash()) {
+            ItemOutcome::Unchanged
+        } else {
+            update(conn, lost, now_ms).await?;
+            ItemOutcome::Updated
+        };
+    }
     Ok(outcomes)
 }
 
@@ -79,11 +89,17 @@ async fn existing_hashes(conn: &mut AnyConnection, keys: &[&str]) -> Result<Hash
 
 const COLUMNS: usize = 9;
 
-async fn insert_many(conn: &mut AnyConnection, accounts: &[&Account], now_ms: i64) -> Result<(), sqlx::Error> {
+/// Inserts new accounts; returns those another request inserted first (left untouched).
+async fn insert_many<'a>(
+    conn: &mut AnyConnection,
+    accounts: &[&'a Account],
+    now_ms: i64,
+) -> Result<Vec<&'a Account>, sqlx::Error> {
+    let mut lost = Vec::new();
     for chunk in accounts.chunks(rows_per_statement(COLUMNS)) {
         let sql = format!(
             "INSERT INTO accounts (account_no, holder_name, address, phone, account_type, supply_unit, content_hash, \
-             created_at, updated_at) VALUES {}",
+             created_at, updated_at) VALUES {} ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
             values_tuples(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(&sql);
@@ -99,9 +115,13 @@ async fn insert_many(conn: &mut AnyConnection, accounts: &[&Account], now_ms: i6
                 .bind(now_ms)
                 .bind(now_ms);
         }
-        query.execute(&mut *conn).await?;
+        let rows = query.fetch_all(&mut *conn).await?;
+        if rows.len() != chunk.len() {
+            let inserted: HashSet<String> = rows.iter().filter_map(|r| r.try_get("account_no").ok()).collect();
+            lost.extend(chunk.iter().filter(|a| !inserted.contains(a.account_no.as_str())).copied());
+        }
     }
-    Ok(())
+    Ok(lost)
 }
 
 async fn update(conn: &mut AnyConnection, account: &Account, now_ms: i64) -> Result<(), sqlx::Error> {

@@ -84,20 +84,41 @@ pub async fn upsert_batch(
             inserts.push((stored.id, *index));
         } else if !revise(conn, stored.id, &bills[*index], &hashes[*index], now_ms).await? {
             // Paid or revised by someone else since we read it: report it, write nothing.
-            outcomes[*index] = ItemOutcome::Rejected(Rejection::new(
-                "CONCURRENT_UPDATE",
-                "the bill changed while this batch was applied; send it again",
-            ));
+            outcomes[*index] = concurrent_update();
         }
     }
     inserts.sort_unstable();
-    for index in insert_many(conn, bills, &hashes, &inserts, now_ms).await? {
-        outcomes[index] = ItemOutcome::Rejected(Rejection::new(
-            "CONCURRENT_UPDATE",
-            "the bill was created by another request meanwhile; send it again",
-        ));
+    let lost = insert_many(conn, bills, &hashes, &inserts, now_ms).await?;
+    if !lost.is_empty() {
+        // Another request created these bills after we looked (on PostgreSQL both may look at once): decide again
+        // against what it stored, as if this batch had come second.
+        let lost_accounts: HashSet<&str> = lost.iter().map(|i| bills[*i].account_no.as_str()).collect();
+        let stored_now = stored_bills(conn, &lost_accounts.into_iter().collect::<Vec<_>>()).await?;
+        for index in lost {
+            let bill = &bills[index];
+            let key = (bill.account_no.as_str().to_string(), bill.period.to_string());
+            outcomes[index] = match stored_now.get(&key).map(|s| (s, decide_revision(s, bill, &hashes[index]))) {
+                Some((stored, Ok(ItemOutcome::Updated))) => {
+                    if revise(conn, stored.id, bill, &hashes[index], now_ms).await? {
+                        ItemOutcome::Updated
+                    } else {
+                        concurrent_update()
+                    }
+                }
+                Some((_, Ok(outcome))) => outcome,
+                Some((_, Err(rejection))) => ItemOutcome::Rejected(rejection),
+                None => concurrent_update(),
+            };
+        }
     }
     Ok(outcomes)
+}
+
+fn concurrent_update() -> ItemOutcome {
+    ItemOutcome::Rejected(Rejection::new(
+        "CONCURRENT_UPDATE",
+        "the bill changed while this batch was applied; send it again",
+    ))
 }
 
 /// Unchanged, an accepted revision, or why the revision is refused.

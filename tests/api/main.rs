@@ -1,0 +1,11 @@
+//! Integration tests: the real server over HTTP, a fresh database per test. One test binary keeps linking cheap.
+
+mod cache_contract;
+mod demo_data;
+mod errors;
+mod feed_accounts;
+mod feed_bills;
+mod feed_signature;
+mod helpers;
+mod import;
+mod ops;
