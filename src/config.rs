@@ -321,6 +321,18 @@ impl Settings {
         }
     }
 
+    /// Reads every configured platform credential once, so that a wrong path stops the start instead of the first
+    /// login. The values are read again by the clients that use them.
+    pub fn check_credential_files(&self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.wechat.app_secret_file {
+            Secret::from_file("WeChat AppSecret", path)?;
+        }
+        if let Some(path) = &self.alipay.app_private_key_file {
+            Secret::from_file("Alipay app private key", path)?;
+        }
+        Ok(())
+    }
+
     /// The feed's shared secret: from the environment, else from the configured file.
     pub fn feed_hmac_secret(&self) -> Result<Option<Secret>, ConfigError> {
         if let Some(secret) = &self.env_secrets.feed_hmac_secret {
@@ -395,5 +407,15 @@ mod tests {
         assert_eq!(settings.mode(), Mode::Production);
         let half: Settings = toml::from_str("[wechat]\nappid = \"wx123\"\n").unwrap();
         assert!(half.check().is_err());
+    }
+
+    #[test]
+    fn a_missing_credential_file_stops_the_start() {
+        let settings: Settings =
+            toml::from_str("[wechat]\nappid = \"wx123\"\napp_secret_file = \"/nonexistent/wechat_app_secret\"\n")
+                .unwrap();
+        let error = settings.check_credential_files().unwrap_err().to_string();
+        assert!(error.contains("WeChat AppSecret"), "{error}");
+        assert!(!error.contains("wx123"));
     }
 }

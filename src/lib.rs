@@ -43,6 +43,7 @@ pub enum StartError {
 /// Storage, cache and secrets, ready for the HTTP server, the workers and the command line.
 pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppState, StartError> {
     let mode = settings.mode();
+    settings.check_credential_files()?;
     let db = Database::connect(
         &settings.database_url(),
         PoolOptions {

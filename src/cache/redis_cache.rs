@@ -2,7 +2,7 @@
 
 use super::{Cache, CacheError, WindowCount};
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use std::time::Duration;
 
@@ -25,10 +25,16 @@ fn millis(duration: Duration) -> u64 {
 impl RedisCache {
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisCache, CacheError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
-        let connection = tokio::time::timeout(Duration::from_secs(10), ConnectionManager::new(client))
-            .await
-            .map_err(|_| CacheError::Unavailable("timed out connecting to Redis".into()))?
-            .map_err(unavailable)?;
+        // Bounded waits: a Redis that hangs must not hang requests (readiness then reports it).
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(3))
+            .set_response_timeout(Duration::from_secs(3))
+            .set_number_of_retries(2);
+        let connection =
+            tokio::time::timeout(Duration::from_secs(10), ConnectionManager::new_with_config(client, config))
+                .await
+                .map_err(|_| CacheError::Unavailable("timed out connecting to Redis".into()))?
+                .map_err(unavailable)?;
         Ok(RedisCache {
             prefix: prefix.to_string(),
             connection,
