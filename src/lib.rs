@@ -11,6 +11,7 @@ pub mod error;
 pub mod feed;
 pub mod import;
 pub mod metrics;
+pub mod platform;
 pub mod sandbox;
 pub mod state;
 pub mod telemetry;

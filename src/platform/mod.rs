@@ -1,0 +1,5 @@
+//! Our clients of the platforms the mini-programs live on: WeChat (login, access token, subscribe messages),
+//! WeChat Pay v3 and Alipay. Each client speaks its platform's wire protocol byte for byte (see PROTOCOLS.md);
+//! what they share, the protocol cryptography, lives in [`crypto`] so the sandbox can reuse it to play the platforms.
+
+pub mod crypto;
