@@ -1,6 +1,6 @@
 //! The accounts repository: utility accounts as the marketing system feeds them.
 
-use super::sql::{placeholder_list, rows_per_statement, values_tuples};
+use super::sql::{keys_per_lookup, placeholder_list, reuse_lookup_statements, rows_per_statement, values_tuples};
 use crate::domain::account::{Account, AccountNo, AccountType};
 use crate::domain::feed::ItemOutcome;
 use sqlx::{AnyConnection, Row};
@@ -71,12 +71,13 @@ pub async fn upsert_batch(
 
 async fn existing_hashes(conn: &mut AnyConnection, keys: &[&str]) -> Result<HashMap<String, String>, sqlx::Error> {
     let mut found = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(1000) {
+    let reuse = reuse_lookup_statements(conn);
+    for chunk in keys.chunks(keys_per_lookup(conn)) {
         let sql = format!(
             "SELECT account_no, content_hash FROM accounts WHERE account_no IN ({})",
             placeholder_list(1, chunk.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(reuse);
         for key in chunk {
             query = query.bind(*key);
         }
@@ -96,7 +97,7 @@ async fn insert_many<'a>(
     now_ms: i64,
 ) -> Result<Vec<&'a Account>, sqlx::Error> {
     let mut lost = Vec::new();
-    for chunk in accounts.chunks(rows_per_statement(COLUMNS)) {
+    for chunk in accounts.chunks(rows_per_statement(conn, COLUMNS)) {
         let sql = format!(
             "INSERT INTO accounts (account_no, holder_name, address, phone, account_type, supply_unit, content_hash, \
              created_at, updated_at) VALUES {} ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
@@ -171,6 +172,15 @@ pub async fn find(pool: &sqlx::AnyPool, account_no: &AccountNo) -> Result<Option
         })
     })
     .transpose()
+}
+
+/// Takes the account's row lock for the rest of the transaction, so that bindings to it are counted one at a time.
+pub async fn lock(conn: &mut AnyConnection, account_no: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE account_no = $1")
+        .bind(account_no.to_string())
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 pub async fn count(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {

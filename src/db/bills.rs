@@ -1,7 +1,7 @@
 //! The bills repository: bills as the marketing system issues and revises them.
 
 use super::ids::next_id;
-use super::sql::{placeholder_list, rows_per_statement, values_tuples};
+use super::sql::{keys_per_lookup, placeholder_list, reuse_lookup_statements, rows_per_statement, values_tuples};
 use crate::domain::bill::{Bill, BillStatus};
 use crate::domain::feed::{ItemOutcome, Rejection};
 use sqlx::{AnyConnection, Row};
@@ -29,8 +29,8 @@ pub async fn upsert_batch(
         let unique: HashSet<&str> = bills.iter().map(|b| b.account_no.as_str()).collect();
         unique.into_iter().collect()
     };
-    let accounts: HashSet<String> = super::accounts::existing_numbers(conn, &account_keys).await?.into_iter().collect();
-    let mut known = stored_bills(conn, &account_keys).await?;
+    let periods = periods_of(bills.iter());
+    let (accounts, mut known) = lookup(conn, &account_keys, &periods).await?;
     let hashes: Vec<String> = bills.iter().map(Bill::content_hash).collect();
 
     let mut outcomes = Vec::with_capacity(bills.len());
@@ -93,7 +93,8 @@ pub async fn upsert_batch(
         // Another request created these bills after we looked (on PostgreSQL both may look at once): decide again
         // against what it stored, as if this batch had come second.
         let lost_accounts: HashSet<&str> = lost.iter().map(|i| bills[*i].account_no.as_str()).collect();
-        let stored_now = stored_bills(conn, &lost_accounts.into_iter().collect::<Vec<_>>()).await?;
+        let lost_periods = periods_of(lost.iter().map(|i| &bills[*i]));
+        let (_, stored_now) = lookup(conn, &lost_accounts.into_iter().collect::<Vec<_>>(), &lost_periods).await?;
         for index in lost {
             let bill = &bills[index];
             let key = (bill.account_no.as_str().to_string(), bill.period.to_string());
@@ -144,35 +145,68 @@ fn decide_revision(stored: &Known, bill: &Bill, hash: &str) -> Result<ItemOutcom
     Ok(ItemOutcome::Updated)
 }
 
-async fn stored_bills(
+/// The distinct periods of some bills, as stored.
+fn periods_of<'a>(bills: impl Iterator<Item = &'a Bill>) -> Vec<String> {
+    let unique: HashSet<_> = bills.map(|b| b.period).collect();
+    unique.into_iter().map(|p| p.to_string()).collect()
+}
+
+/// Stored bills by (account_no, period).
+type KnownBills = HashMap<(String, String), Known>;
+
+/// A batch normally spans one or two periods; past this many, the lookup reads all the accounts' bills instead.
+const MAX_PERIODS_IN_FILTER: usize = 24;
+
+/// Which of `account_keys` exist, and their stored bills for `periods` (the only ones a batch's decisions need), with
+/// one query per chunk of accounts.
+async fn lookup(
     conn: &mut AnyConnection,
     account_keys: &[&str],
-) -> Result<HashMap<(String, String), Known>, sqlx::Error> {
-    let mut found = HashMap::new();
-    for chunk in account_keys.chunks(1000) {
+    periods: &[String],
+) -> Result<(HashSet<String>, KnownBills), sqlx::Error> {
+    let mut accounts = HashSet::with_capacity(account_keys.len());
+    let mut found = HashMap::with_capacity(account_keys.len());
+    let periods = if periods.len() <= MAX_PERIODS_IN_FILTER { periods } else { &[] };
+    let reuse = reuse_lookup_statements(conn);
+    for chunk in account_keys.chunks(keys_per_lookup(conn)) {
+        let period_filter = if periods.is_empty() {
+            String::new()
+        } else {
+            format!(" AND b.period IN ({})", placeholder_list(1, periods.len()))
+        };
         let sql = format!(
-            "SELECT id, account_no, period, revision, content_hash, status FROM bills WHERE account_no IN ({})",
-            placeholder_list(1, chunk.len())
+            "SELECT a.account_no AS account_no, b.id AS id, b.period AS period, b.revision AS revision, \
+             b.content_hash AS content_hash, b.status AS status \
+             FROM accounts a LEFT JOIN bills b ON b.account_no = a.account_no{period_filter} \
+             WHERE a.account_no IN ({})",
+            placeholder_list(periods.len() + 1, chunk.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(reuse);
+        for period in periods {
+            query = query.bind(period.as_str());
+        }
         for key in chunk {
             query = query.bind(*key);
         }
         for row in query.fetch_all(&mut *conn).await? {
-            let status: String = row.try_get("status")?;
-            found.insert(
-                (row.try_get("account_no")?, row.try_get("period")?),
-                Known {
-                    id: row.try_get("id")?,
-                    revision: row.try_get("revision")?,
-                    content_hash: row.try_get("content_hash")?,
-                    status: BillStatus::parse(&status).unwrap_or(BillStatus::Unpaid),
-                    is_new: false,
-                },
-            );
+            let account_no: String = row.try_get("account_no")?;
+            if let Some(id) = row.try_get::<Option<i64>, _>("id")? {
+                let status: String = row.try_get("status")?;
+                found.insert(
+                    (account_no.clone(), row.try_get("period")?),
+                    Known {
+                        id,
+                        revision: row.try_get("revision")?,
+                        content_hash: row.try_get("content_hash")?,
+                        status: BillStatus::parse(&status).unwrap_or(BillStatus::Unpaid),
+                        is_new: false,
+                    },
+                );
+            }
+            accounts.insert(account_no);
         }
     }
-    Ok(found)
+    Ok((accounts, found))
 }
 
 const COLUMNS: usize = 19;
@@ -187,7 +221,7 @@ async fn insert_many(
     now_ms: i64,
 ) -> Result<Vec<usize>, sqlx::Error> {
     let mut lost = Vec::new();
-    for chunk in inserts.chunks(rows_per_statement(COLUMNS)) {
+    for chunk in inserts.chunks(rows_per_statement(conn, COLUMNS)) {
         let sql = format!(
             "INSERT INTO bills (id, account_no, period, issue_date, due_date, revision, reading_start, reading_end, \
              multiplier, usage_kwh, tier_lines, tou_lines, other_charges, total_fen, paid_fen, status, content_hash, \
