@@ -91,6 +91,8 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub wechat: WechatSettings,
     pub alipay: AlipaySettings,
+    pub sessions: SessionSettings,
+    pub bindings: BindingSettings,
     /// Secrets loaded from the environment (never from the file).
     #[serde(skip)]
     pub env_secrets: EnvSecrets,
@@ -144,20 +146,102 @@ pub struct DemoSettings {
     pub seed: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WechatSettings {
     /// The mini-program's AppID (wx...). Set together with `app_secret_file` to leave sandbox mode.
     pub appid: Option<String>,
     pub app_secret_file: Option<PathBuf>,
+    /// WeChat API base URL. Default `https://api.weixin.qq.com`; in sandbox mode this instance's `/sandbox/wechat`.
+    pub api_base_url: Option<String>,
+    /// Per-call timeout towards WeChat.
+    pub timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlipaySettings {
     /// The Alipay mini-program's app id. Set together with `app_private_key_file` to leave sandbox mode.
     pub app_id: Option<String>,
+    /// The app's RSA2 private key (PKCS#8 or PKCS#1 PEM, or bare base64).
     pub app_private_key_file: Option<PathBuf>,
+    /// Alipay's public key (not the app's), which signs Alipay's responses and notifies. Required with `app_id`.
+    pub alipay_public_key_file: Option<PathBuf>,
+    /// The content-encryption (AES) key from the Alipay console, base64; needed to read `my.getPhoneNumber`.
+    pub aes_key_file: Option<PathBuf>,
+    /// OpenAPI gateway. Default `https://openapi.alipay.com/gateway.do`; in sandbox mode this instance's
+    /// `/sandbox/alipay/gateway.do`.
+    pub gateway_url: Option<String>,
+    pub timeout_secs: u64,
+}
+
+/// Our own session tokens after a platform login.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Lifetime of an access token (JWT); at most 7200 seconds.
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token; each use rotates it.
+    pub refresh_ttl_days: u64,
+    /// HMAC keys of customer tokens, by key id. The first signs new tokens; all verify, so keys rotate without
+    /// logging anyone out. Required in production; generated in sandbox mode.
+    pub customer_keys: Vec<KeyFile>,
+}
+
+/// A signing key kept in a file, named by an id that travels in the token header (`kid`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFile {
+    pub id: String,
+    pub file: PathBuf,
+}
+
+/// Limits on binding electricity accounts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BindingSettings {
+    pub max_accounts_per_user: i64,
+    pub max_users_per_account: i64,
+    /// Failed binding attempts a user may make in an hour.
+    pub max_failures_per_user_hour: i64,
+    /// Failed binding attempts on one account (by anyone) in a day.
+    pub max_failures_per_account_day: i64,
+}
+
+impl Default for WechatSettings {
+    fn default() -> Self {
+        WechatSettings { appid: None, app_secret_file: None, api_base_url: None, timeout_secs: 5 }
+    }
+}
+
+impl Default for AlipaySettings {
+    fn default() -> Self {
+        AlipaySettings {
+            app_id: None,
+            app_private_key_file: None,
+            alipay_public_key_file: None,
+            aes_key_file: None,
+            gateway_url: None,
+            timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings { access_ttl_secs: 3600, refresh_ttl_days: 30, customer_keys: Vec::new() }
+    }
+}
+
+impl Default for BindingSettings {
+    fn default() -> Self {
+        BindingSettings {
+            max_accounts_per_user: 10,
+            max_users_per_account: 20,
+            max_failures_per_user_hour: 5,
+            max_failures_per_account_day: 10,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -176,6 +260,8 @@ impl Default for Settings {
             demo: DemoSettings::default(),
             wechat: WechatSettings::default(),
             alipay: AlipaySettings::default(),
+            sessions: SessionSettings::default(),
+            bindings: BindingSettings::default(),
             env_secrets: EnvSecrets::default(),
         }
     }
@@ -294,6 +380,21 @@ impl Settings {
         if self.alipay.app_id.is_some() != self.alipay.app_private_key_file.is_some() {
             return Err(ConfigError::Invalid("alipay.app_id and alipay.app_private_key_file go together".into()));
         }
+        if self.alipay.app_id.is_some() && self.alipay.alipay_public_key_file.is_none() {
+            return Err(ConfigError::Invalid(
+                "alipay.alipay_public_key_file is required with alipay.app_id: Alipay's answers are verified with it"
+                    .into(),
+            ));
+        }
+        if self.sessions.access_ttl_secs == 0 || self.sessions.access_ttl_secs > 7200 {
+            return Err(ConfigError::Invalid("sessions.access_ttl_secs must be between 1 and 7200".into()));
+        }
+        if self.sessions.refresh_ttl_days == 0 {
+            return Err(ConfigError::Invalid("sessions.refresh_ttl_days must be at least 1".into()));
+        }
+        if self.mode() == Mode::Production && self.sessions.customer_keys.is_empty() {
+            return Err(ConfigError::Invalid("production needs sessions.customer_keys (JWT signing keys)".into()));
+        }
         Ok(())
     }
 
@@ -329,6 +430,15 @@ impl Settings {
         }
         if let Some(path) = &self.alipay.app_private_key_file {
             Secret::from_file("Alipay app private key", path)?;
+        }
+        if let Some(path) = &self.alipay.alipay_public_key_file {
+            Secret::from_file("Alipay public key", path)?;
+        }
+        if let Some(path) = &self.alipay.aes_key_file {
+            Secret::from_file("Alipay AES key", path)?;
+        }
+        for key in &self.sessions.customer_keys {
+            Secret::from_file("customer JWT key", &key.file)?;
         }
         Ok(())
     }
@@ -387,6 +497,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_documents_valid_settings() {
+        let settings: Settings = toml::from_str(include_str!("../ebill.example.toml")).unwrap();
+        settings.check().unwrap();
+        let defaults = Settings::default();
+        assert_eq!(settings.bind, defaults.bind);
+        assert_eq!(settings.sessions.access_ttl_secs, defaults.sessions.access_ttl_secs);
+        assert_eq!(settings.bindings.max_accounts_per_user, defaults.bindings.max_accounts_per_user);
+    }
+
+    #[test]
     fn unknown_settings_are_refused() {
         assert!(toml::from_str::<Settings>("bnd = \"x\"").is_err());
     }
@@ -405,6 +525,7 @@ mod tests {
         let settings: Settings =
             toml::from_str("[wechat]\nappid = \"wx123\"\napp_secret_file = \"certs/wechat_app_secret\"\n").unwrap();
         assert_eq!(settings.mode(), Mode::Production);
+        assert!(settings.check().is_err(), "production needs JWT keys");
         let half: Settings = toml::from_str("[wechat]\nappid = \"wx123\"\n").unwrap();
         assert!(half.check().is_err());
     }

@@ -13,6 +13,7 @@ pub mod import;
 pub mod metrics;
 pub mod platform;
 pub mod sandbox;
+pub mod sessions;
 pub mod state;
 pub mod telemetry;
 
@@ -41,8 +42,9 @@ pub enum StartError {
     Sandbox(String),
 }
 
-/// Storage, cache and secrets, ready for the HTTP server, the workers and the command line.
-pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppState, StartError> {
+/// Storage, cache and secrets, ready for the HTTP server, the workers and the command line. `self_base_url` is where
+/// this instance answers (the sandbox's platforms live there).
+pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: &str) -> Result<AppState, StartError> {
     let mode = settings.mode();
     settings.check_credential_files()?;
     let db = Database::connect(
@@ -60,7 +62,51 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         (None, Mode::Sandbox) => Some(sandbox::keys::feed_secret(&settings.data_dir).map_err(StartError::Sandbox)?),
         (None, Mode::Production) => None,
     };
-    Ok(AppState { db, cache, clock, settings: Arc::new(settings), mode, metrics: Arc::default(), feed_secret })
+    let credentials = platform::credentials::resolve(&settings, mode, self_base_url)?;
+    let sandbox_keys = match mode {
+        Mode::Sandbox => {
+            Some(sandbox::keys::SandboxKeys::load_or_create(&settings.data_dir).map_err(StartError::Sandbox)?)
+        }
+        Mode::Production => None,
+    };
+    let customer_tokens = customer_token_keys(&settings, sandbox_keys.as_ref())?;
+    let sandbox = sandbox_keys.map(|keys| Arc::new(sandbox::platforms::SandboxPlatforms::new(keys)));
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("ebill/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| StartError::Sandbox(format!("HTTP client: {e}")))?;
+    Ok(AppState {
+        db,
+        cache,
+        clock,
+        settings: Arc::new(settings),
+        mode,
+        metrics: Arc::default(),
+        feed_secret,
+        credentials: Arc::new(credentials),
+        http,
+        sandbox,
+        customer_tokens: Arc::new(customer_tokens),
+    })
+}
+
+/// The customer-token keys: configured files, or the sandbox's generated key.
+fn customer_token_keys(
+    settings: &Settings,
+    sandbox_keys: Option<&sandbox::keys::SandboxKeys>,
+) -> Result<sessions::tokens::TokenKeys, StartError> {
+    let mut keys = Vec::new();
+    for key in &settings.sessions.customer_keys {
+        keys.push((key.id.clone(), config::Secret::from_file("customer JWT key", &key.file)?));
+    }
+    if keys.is_empty() {
+        if let Some(sandbox) = sandbox_keys {
+            keys.push((sandbox.jwt_customer_key_id.clone(), sandbox.jwt_customer_key.clone()));
+        }
+    }
+    sessions::tokens::TokenKeys::new(sessions::tokens::CUSTOMER_AUDIENCE, keys)
+        .map_err(|e| StartError::Config(config::ConfigError::Invalid(e.to_string())))
 }
 
 /// The HTTP server, bound and ready to run.
@@ -77,13 +123,12 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> Result<Application, StartError> {
-        let state = build_state(settings, clock).await?;
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| StartError::Bind(settings.bind.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartError::Bind(settings.bind.clone(), e))?.port();
+        let state = build_state(settings, clock, &format!("http://127.0.0.1:{port}")).await?;
         if state.mode == Mode::Sandbox && state.settings.demo.seed {
             sandbox::demo_data::seed_if_empty(&state).await.map_err(|e| StartError::Sandbox(e.to_string()))?;
         }
-        let listener =
-            TcpListener::bind(&state.settings.bind).map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?;
-        let port = listener.local_addr().map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?.port();
         let server =
             http_server(state.clone(), listener).map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?;
         Ok(Application { port, state, server })
@@ -105,6 +150,7 @@ impl Application {
 
 fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let http = state.settings.http.clone();
+    let mode = state.mode;
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -114,7 +160,7 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
             .app_data(api::errors::path_config())
             .wrap(ErrorHandlers::new().default_handler(api::errors::ensure_json_body))
             .wrap(from_fn(api::middleware::observe))
-            .configure(api::routes)
+            .configure(|cfg| api::routes(cfg, mode))
             .default_service(web::to(api::errors::not_found))
     })
     .shutdown_timeout(http.shutdown_timeout_secs)

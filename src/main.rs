@@ -77,13 +77,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    ebill::build_state(settings, Arc::new(SystemClock)).await.context("migrating")?;
+    let base = settings.public_base_url();
+    ebill::build_state(settings, Arc::new(SystemClock), &base).await.context("migrating")?;
     tracing::info!("migrations applied");
     Ok(())
 }
 
 async fn import(settings: Settings, kind: Kind, file: PathBuf, quiet: bool) -> anyhow::Result<()> {
-    let state = ebill::build_state(settings, Arc::new(SystemClock)).await.context("opening the database")?;
+    let base = settings.public_base_url();
+    let state = ebill::build_state(settings, Arc::new(SystemClock), &base).await.context("opening the database")?;
     let kind = match kind {
         Kind::Accounts => ImportKind::Accounts,
         Kind::Bills => ImportKind::Bills,

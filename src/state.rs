@@ -5,6 +5,9 @@ use crate::clock::SharedClock;
 use crate::config::{Mode, Secret, Settings};
 use crate::db::Database;
 use crate::metrics::Metrics;
+use crate::platform::credentials::Credentials;
+use crate::sandbox::platforms::SandboxPlatforms;
+use crate::sessions::tokens::TokenKeys;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -17,6 +20,14 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The marketing system's HMAC secret; the feed refuses every request while none is configured.
     pub feed_secret: Option<Secret>,
+    /// The app's identity on WeChat and Alipay, with the base URLs the clients call.
+    pub credentials: Arc<Credentials>,
+    /// One HTTP client (connection pool) for every outbound call.
+    pub http: reqwest::Client,
+    /// The simulated platforms, in sandbox mode only.
+    pub sandbox: Option<Arc<SandboxPlatforms>>,
+    /// Keys of customer access tokens.
+    pub customer_tokens: Arc<TokenKeys>,
 }
 
 impl AppState {

@@ -6,13 +6,19 @@ pub mod errors;
 pub mod front;
 pub mod integration;
 pub mod middleware;
+pub mod mp;
 pub mod openapi;
 pub mod ops;
 
+use crate::config::Mode;
 use actix_web::web;
 
-/// Every route of the service.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every route of the service; the simulated platforms only in sandbox mode.
+pub fn routes(cfg: &mut web::ServiceConfig, mode: Mode) {
+    if mode == Mode::Sandbox {
+        cfg.service(web::scope("/sandbox").configure(crate::sandbox::routes::routes));
+    }
+    cfg.service(web::scope("/api/v1").configure(mp::routes));
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)

@@ -1,8 +1,8 @@
 //! The OpenAPI document of every route, served at `/openapi.json`.
 
-use super::{front, integration, ops};
+use super::{front, integration, mp, ops};
 use crate::error::ErrorBody;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -21,12 +21,21 @@ use utoipa::{Modify, OpenApi};
         front::index,
         integration::accounts::post,
         integration::bills::post,
+        mp::login::wechat_login,
+        mp::login::alipay_login,
+        mp::session::refresh_session,
+        mp::phone::verify_phone,
+        mp::bind::bind,
+        mp::bindings::list,
+        mp::bindings::change,
+        mp::bindings::remove,
     ),
     components(schemas(ErrorBody)),
     modifiers(&FeedSignature),
     tags(
         (name = "ops", description = "Health, readiness, metrics, this document"),
         (name = "integration", description = "The utility's marketing system feeds accounts and bills"),
+        (name = "customer", description = "The mini-program: login, sessions, bindings"),
     )
 )]
 pub struct ApiDoc;
@@ -43,6 +52,16 @@ impl Modify for FeedSignature {
                 "hex HMAC-SHA256 over \"{X-Ebill-Timestamp}\\n{body}\" with the shared feed secret; the timestamp \
                  (Unix seconds) must be within 5 minutes of ours and a signature is served once",
             ))),
+        );
+        components.add_security_scheme(
+            "customer_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("the access token of a mini-program login (POST /api/v1/auth/*/login)"))
+                    .build(),
+            ),
         );
     }
 }

@@ -102,6 +102,16 @@ impl Cache for MemoryCache {
         }))
     }
 
+    async fn peek_window(&self, key: &str) -> Result<Option<WindowCount>, CacheError> {
+        let key = self.key(key);
+        Ok(self.with_entries(|entries, now| {
+            live(entries, &key, now).map(|entry| WindowCount {
+                count: entry.value.parse::<i64>().unwrap_or(0),
+                resets_in: entry.expires_at.saturating_duration_since(now),
+            })
+        }))
+    }
+
     async fn ping(&self) -> Result<(), CacheError> {
         Ok(())
     }

@@ -48,6 +48,9 @@ pub trait Cache: Send + Sync {
     /// Counts a hit in the fixed window `window` that the first hit opens.
     async fn incr_window(&self, key: &str, window: Duration) -> Result<WindowCount, CacheError>;
 
+    /// The current count of a window counter without counting a hit; `None` when no window is open.
+    async fn peek_window(&self, key: &str) -> Result<Option<WindowCount>, CacheError>;
+
     /// Answers when the cache does.
     async fn ping(&self) -> Result<(), CacheError>;
 }

@@ -105,6 +105,15 @@ impl Cache for RedisCache {
         Ok(WindowCount { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) })
     }
 
+    async fn peek_window(&self, key: &str) -> Result<Option<WindowCount>, CacheError> {
+        let mut conn = self.connection.clone();
+        let (count, ttl_ms): (Option<i64>, i64) =
+            redis::pipe().get(self.key(key)).pttl(self.key(key)).query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(count
+            .filter(|_| ttl_ms > 0)
+            .map(|count| WindowCount { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) }))
+    }
+
     async fn ping(&self) -> Result<(), CacheError> {
         let mut conn = self.connection.clone();
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;

@@ -3,9 +3,12 @@
 
 pub mod accounts;
 pub mod bills;
+pub mod bindings;
 pub mod feed_requests;
 pub mod ids;
+pub mod refresh_tokens;
 mod sql;
+pub mod users;
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::{Any, AnyPool, Executor, Transaction};

@@ -3,7 +3,10 @@
 
 pub mod account;
 pub mod bill;
+pub mod binding_proof;
 pub mod calendar;
 pub mod feed;
+pub mod masking;
 pub mod money;
 pub mod tariff;
+pub mod user;

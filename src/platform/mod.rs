@@ -2,4 +2,7 @@
 //! WeChat Pay v3 and Alipay. Each client speaks its platform's wire protocol byte for byte (see PROTOCOLS.md);
 //! what they share, the protocol cryptography, lives in [`crypto`] so the sandbox can reuse it to play the platforms.
 
+pub mod alipay;
+pub mod credentials;
 pub mod crypto;
+pub mod wechat;

@@ -2,22 +2,92 @@
 //! restarts and other local tools (the demo, the benchmark scripts) can read them.
 
 use crate::config::Secret;
+use crate::platform::crypto::rsa_keys::{generate_key_pair, RsaSigningKey, RsaVerifyingKey};
+use base64::Engine;
 use rand::RngCore;
 use std::path::Path;
 
+/// The sandbox app's identity on the simulated platforms, and the simulated Alipay's own key. Both sides (our clients
+/// and the simulated platforms) read them from here, the way each side would hold its own half in reality.
+#[derive(Clone)]
+pub struct SandboxKeys {
+    pub wechat_appid: String,
+    pub wechat_secret: Secret,
+    pub alipay_app_id: String,
+    /// The app's RSA2 private key (PKCS#8 PEM): our requests are signed with it.
+    pub alipay_app_key: RsaSigningKey,
+    /// The simulated Alipay's private key: it signs the gateway's answers and notifies.
+    pub alipay_platform_key: RsaSigningKey,
+    /// The console AES key (base64 of 16 bytes), for `my.getPhoneNumber`.
+    pub alipay_aes_key: Secret,
+    /// The customer-token HMAC key and its id.
+    pub jwt_customer_key_id: String,
+    pub jwt_customer_key: Secret,
+}
+
+pub const SANDBOX_WECHAT_APPID: &str = "wx5a0d0c0e5b0a1e00";
+pub const SANDBOX_ALIPAY_APP_ID: &str = "2021000000000001";
+
+impl SandboxKeys {
+    /// Reads the sandbox's keys from `data_dir/sandbox/`, making any that are missing. RSA keys can be put there
+    /// beforehand (the tests do, to skip the key generation).
+    pub fn load_or_create(data_dir: &Path) -> Result<SandboxKeys, String> {
+        let dir = data_dir.join("sandbox");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let app_key = rsa_key(&dir.join("alipay_app_private_key.pem"))?;
+        let platform_key = rsa_key(&dir.join("alipay_platform_private_key.pem"))?;
+        Ok(SandboxKeys {
+            wechat_appid: SANDBOX_WECHAT_APPID.into(),
+            wechat_secret: random_secret(&dir.join("wechat_app_secret"), |b| hex::encode(b))?,
+            alipay_app_id: SANDBOX_ALIPAY_APP_ID.into(),
+            alipay_app_key: app_key,
+            alipay_platform_key: platform_key,
+            alipay_aes_key: random_secret(&dir.join("alipay_aes_key"), |b| {
+                base64::engine::general_purpose::STANDARD.encode(&b[..16])
+            })?,
+            jwt_customer_key_id: "sandbox-1".into(),
+            jwt_customer_key: random_secret(&dir.join("jwt_customer.key"), |b| hex::encode(b))?,
+        })
+    }
+
+    /// The simulated Alipay's public key, which our client trusts in sandbox mode.
+    pub fn alipay_platform_public_key(&self) -> Result<RsaVerifyingKey, String> {
+        self.alipay_platform_key.verifying_key().map_err(|e| e.to_string())
+    }
+
+    /// The app's public key, with which the simulated Alipay checks our requests.
+    pub fn alipay_app_public_key(&self) -> Result<RsaVerifyingKey, String> {
+        self.alipay_app_key.verifying_key().map_err(|e| e.to_string())
+    }
+}
+
+/// Reads an RSA private key PEM, generating and saving a 2048-bit one when the file does not exist.
+fn rsa_key(path: &Path) -> Result<RsaSigningKey, String> {
+    if !path.exists() {
+        let pair = generate_key_pair().map_err(|e| e.to_string())?;
+        write_private(path, pair.private_key_pem.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let secret = Secret::from_file("sandbox RSA key", path).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(secret.expose()).map_err(|_| format!("{} is not text", path.display()))?;
+    RsaSigningKey::from_text(text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads a secret file, making it from 32 random bytes (encoded by `encode`) when it does not exist.
+fn random_secret(path: &Path, encode: impl Fn(&[u8; 32]) -> String) -> Result<Secret, String> {
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        write_private(path, encode(&bytes).as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Secret::from_file("sandbox secret", path).map_err(|e| e.to_string())
+}
+
 /// The feed's HMAC secret in sandbox mode: `data_dir/sandbox/feed_hmac.key`, made on first use.
 pub fn feed_secret(data_dir: &Path) -> Result<Secret, String> {
-    let path = data_dir.join("sandbox").join("feed_hmac.key");
-    if path.exists() {
-        return Secret::from_file("sandbox feed secret", &path).map_err(|e| e.to_string());
-    }
-    let dir = path.parent().expect("the path has a parent");
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let text = hex::encode(bytes);
-    write_private(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(Secret::new(text.into_bytes()))
+    let dir = data_dir.join("sandbox");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    random_secret(&dir.join("feed_hmac.key"), |b| hex::encode(b))
 }
 
 /// Writes a file readable by its owner only.

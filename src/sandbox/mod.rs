@@ -1,5 +1,9 @@
 //! The sandbox: what stands in for the outside world when no real credentials are configured, so that
 //! `cargo run` shows a working product on a fresh machine. Never active in production mode.
 
+pub mod alipay;
 pub mod demo_data;
 pub mod keys;
+pub mod platforms;
+pub mod routes;
+pub mod wechat;

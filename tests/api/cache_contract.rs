@@ -87,3 +87,15 @@ async fn delete_removes_a_value() {
         cache.ping().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn peeking_a_window_counts_nothing() {
+    for cache in implementations().await {
+        assert_eq!(cache.peek_window("failures").await.unwrap(), None, "{}", cache.kind());
+        cache.incr_window("failures", Duration::from_secs(60)).await.unwrap();
+        let peeked = cache.peek_window("failures").await.unwrap().unwrap();
+        assert_eq!(peeked.count, 1, "{}", cache.kind());
+        assert!(peeked.resets_in > Duration::from_secs(50));
+        assert_eq!(cache.peek_window("failures").await.unwrap().unwrap().count, 1);
+    }
+}

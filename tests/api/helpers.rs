@@ -58,8 +58,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Puts the fixture RSA keys where the sandbox looks for its keys, so that no test waits for key generation.
+pub fn provide_sandbox_keys(data_dir: &std::path::Path) {
+    let dir = data_dir.join("sandbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::copy(fixtures.join("test_rsa_pkcs8.pem"), dir.join("alipay_app_private_key.pem")).unwrap();
+    std::fs::copy(fixtures.join("test_rsa_platform_pkcs8.pem"), dir.join("alipay_platform_private_key.pem")).unwrap();
+}
+
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary directory");
+    provide_sandbox_keys(data_dir.path());
     let mut settings = test_settings(data_dir.path()).await;
     customize(&mut settings);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now().timestamp_millis()));
@@ -163,4 +173,82 @@ pub fn bill(account_no: &str, period: &str, revision: i64) -> Value {
         "total_fen": 13923,
         "paid_fen": 0
     })
+}
+
+/// A customer session as our login answered it.
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: String,
+    pub body: Value,
+}
+
+impl Session {
+    fn from_body(body: Value) -> Session {
+        Session {
+            access_token: body["access_token"].as_str().expect("an access token").to_string(),
+            refresh_token: body["refresh_token"].as_str().expect("a refresh token").to_string(),
+            user_id: body["user"]["id"].as_str().expect("a user id").to_string(),
+            body,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    /// What `wx.login` gives the mini-program of sandbox user `user`.
+    pub async fn wechat_code(&self, user: &str) -> String {
+        let answer: Value = self
+            .post_json("/sandbox/wechat/login-codes", &serde_json::json!({ "user": user }))
+            .await
+            .json()
+            .await
+            .unwrap();
+        answer["code"].as_str().expect("a login code").to_string()
+    }
+
+    /// What `my.getAuthCode` gives the mini-program of sandbox user `user`.
+    pub async fn alipay_code(&self, user: &str, openid_only: bool) -> String {
+        let body = serde_json::json!({ "user": user, "openid_only": openid_only });
+        let answer: Value = self.post_json("/sandbox/alipay/auth-codes", &body).await.json().await.unwrap();
+        answer["auth_code"].as_str().expect("an auth code").to_string()
+    }
+
+    pub async fn login_wechat(&self, user: &str) -> Session {
+        let code = self.wechat_code(user).await;
+        let response = self.post_json("/api/v1/auth/wechat/login", &serde_json::json!({ "code": code })).await;
+        assert_eq!(response.status(), 200);
+        Session::from_body(response.json().await.unwrap())
+    }
+
+    pub async fn login_alipay(&self, user: &str, openid_only: bool) -> Session {
+        let code = self.alipay_code(user, openid_only).await;
+        let response = self.post_json("/api/v1/auth/alipay/login", &serde_json::json!({ "auth_code": code })).await;
+        assert_eq!(response.status(), 200);
+        Session::from_body(response.json().await.unwrap())
+    }
+
+    /// A request carrying a customer access token.
+    pub async fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// Binds `account_no` for the session's user with the holder name and proof given.
+    pub async fn bind(&self, session: &Session, account_no: &str, holder_name: &str, proof: &str) -> reqwest::Response {
+        let body = serde_json::json!({ "account_no": account_no, "holder_name": holder_name, "proof": proof });
+        self.authed(reqwest::Method::POST, "/api/v1/bindings", &session.access_token, Some(&body)).await
+    }
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP, a fresh database per test. One test binary keeps linking cheap.
 
+mod bindings;
 mod cache_contract;
 mod demo_data;
 mod errors;
@@ -9,3 +10,6 @@ mod feed_signature;
 mod helpers;
 mod import;
 mod ops;
+mod platform_login;
+mod production_mode;
+mod sessions;

@@ -1,0 +1,22 @@
+//! The mini-program API, `/api/v1`: customers log in with their platform identity, bind electricity accounts and
+//! read what belongs to them. Every route but the logins and the refresh takes a customer access token.
+
+pub mod auth;
+pub mod bind;
+pub mod bindings;
+pub mod login;
+pub mod phone;
+pub mod session;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login::wechat_login)
+        .service(login::alipay_login)
+        .service(session::refresh_session)
+        .service(phone::verify_phone)
+        .service(bind::bind)
+        .service(bindings::list)
+        .service(bindings::change)
+        .service(bindings::remove);
+}

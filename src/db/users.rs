@@ -1,0 +1,106 @@
+//! The users repository: customers as (platform, app, subject) identities.
+
+use super::ids::next_id;
+use crate::domain::user::Platform;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+/// A platform login, as the platform named the user.
+#[derive(Debug, Clone)]
+pub struct PlatformLogin {
+    pub platform: Platform,
+    pub appid: String,
+    /// WeChat openid; Alipay user_id, or open_id for OpenID-only apps.
+    pub subject: String,
+    pub unionid: Option<String>,
+    pub alipay_user_id: Option<String>,
+    pub alipay_open_id: Option<String>,
+    /// WeChat's session_key; kept to read `encryptedData`, never sent to the client.
+    pub session_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub platform: Platform,
+    pub appid: String,
+    pub subject: String,
+    pub phone: Option<String>,
+}
+
+/// Creates the user on first login, or records the login (and a renewed session_key) of a known one.
+pub async fn record_login(pool: &AnyPool, login: &PlatformLogin, now_ms: i64) -> Result<User, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO users (id, platform, appid, subject, unionid, alipay_user_id, alipay_open_id, session_key, \
+         created_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (platform, appid, subject) DO UPDATE SET \
+         unionid = COALESCE(excluded.unionid, users.unionid), \
+         alipay_user_id = COALESCE(excluded.alipay_user_id, users.alipay_user_id), \
+         alipay_open_id = COALESCE(excluded.alipay_open_id, users.alipay_open_id), \
+         session_key = COALESCE(excluded.session_key, users.session_key), \
+         last_login_at = excluded.last_login_at \
+         RETURNING id, platform, appid, subject, phone",
+    )
+    .bind(next_id(now_ms))
+    .bind(login.platform.as_str())
+    .bind(login.appid.clone())
+    .bind(login.subject.clone())
+    .bind(login.unionid.clone())
+    .bind(login.alipay_user_id.clone())
+    .bind(login.alipay_open_id.clone())
+    .bind(login.session_key.clone())
+    .bind(now_ms)
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await?;
+    user_from_row(&row)
+}
+
+pub async fn find(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query("SELECT id, platform, appid, subject, phone FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// Stores a phone number the platform verified for the user.
+pub async fn set_verified_phone(pool: &AnyPool, id: i64, phone: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET phone = $1, phone_verified_at = $2 WHERE id = $3")
+        .bind(phone.to_string())
+        .bind(now_ms)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The WeChat session_key of the user's last login, for decrypting `encryptedData`.
+pub async fn session_key(pool: &AnyPool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT session_key FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?;
+    Ok(row.and_then(|r| r.try_get::<Option<String>, _>("session_key").ok().flatten()))
+}
+
+/// The platform of user `id`, inside a transaction.
+pub async fn platform(conn: &mut AnyConnection, id: i64) -> Result<Option<Platform>, sqlx::Error> {
+    let row = sqlx::query("SELECT platform FROM users WHERE id = $1").bind(id).fetch_optional(conn).await?;
+    Ok(row.and_then(|r| r.try_get::<String, _>("platform").ok()).and_then(|p| Platform::parse(&p)))
+}
+
+/// Takes the user's row lock for the rest of the transaction, so that one user's bindings change one at a time.
+pub async fn lock(conn: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
+    let result =
+        sqlx::query("UPDATE users SET last_login_at = last_login_at WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(result.rows_affected() == 1)
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+    let platform: String = row.try_get("platform")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        platform: Platform::parse(&platform)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown platform {platform:?}").into()))?,
+        appid: row.try_get("appid")?,
+        subject: row.try_get("subject")?,
+        phone: row.try_get("phone")?,
+    })
+}

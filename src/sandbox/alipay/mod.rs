@@ -1,0 +1,96 @@
+//! The simulated Alipay under `/sandbox/alipay`, byte-compatible with the real one so that our production client
+//! is what gets exercised: `POST gateway.do` checks the app id, the timestamp (UTC+8, within 15 minutes) and the
+//! RSA2 request signature with the app's public key, runs `alipay.system.oauth.token`, and signs its answers with
+//! the simulated Alipay's own key over the exact node text it emits.
+//!
+//! It also hands out what the mini-program would get from Alipay on the phone:
+//! - `POST auth-codes {user, openid_only?: bool}` → `{auth_code}`: what `my.getAuthCode` gives; single-use,
+//!   5 minutes. The same `user` always gets the same `user_id` (`2088` + 12 digits) and `open_id`;
+//!   `openid_only: true` plays an app created after 2023, which gets `open_id` and no `user_id`.
+//! - `POST phone-responses {user, phone}` → `{response, sign}`: what `my.getPhoneNumber` gives, encrypted with the
+//!   sandbox's AES key and signed over the quoted ciphertext.
+//!
+//! Auth codes that provoke each platform error, accepted as they are:
+//!
+//! | auth code | `alipay.system.oauth.token` answers |
+//! | --- | --- |
+//! | `sandbox-err-code-invalid` | `error_response` `40002` / `isv.code-invalid` |
+//! | `sandbox-err-busy` | `20000` / `isp.unknow-error`, every time |
+//! | `sandbox-err-busy-once`, or any code starting with it | `20000` the first time that exact code is used, then success as user `sandbox-busy-once` |
+
+mod gateway;
+mod oauth;
+mod phone;
+
+pub use oauth::BUSY_ONCE_USER;
+
+use super::platforms::{digest, pseudonym, FirstUse, SingleUseCodes};
+use actix_web::web;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How long an auth code stays valid.
+const CODE_TTL_MS: i64 = 5 * 60 * 1000;
+
+/// An auth code's user.
+pub(crate) struct AuthGrant {
+    user: String,
+    openid_only: bool,
+}
+
+/// What the simulated Alipay remembers.
+#[derive(Default)]
+pub struct AlipayMemory {
+    auth_codes: SingleUseCodes<AuthGrant>,
+    busy_once: FirstUse,
+    busy_answers: AtomicU64,
+}
+
+impl AlipayMemory {
+    /// How many times `20000` (service unavailable) was answered: lets tests count retries.
+    pub fn busy_answers(&self) -> u64 {
+        self.busy_answers.load(Ordering::Relaxed)
+    }
+
+    fn count_busy(&self) {
+        self.busy_answers.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/gateway.do", web::post().to(gateway::gateway))
+        .route("/auth-codes", web::post().to(oauth::issue_code))
+        .route("/phone-responses", web::post().to(phone::phone_response));
+}
+
+/// The `user_id` of a sandbox user: `2088` and 12 digits, like Alipay's.
+pub fn user_id_for(app_id: &str, user: &str) -> String {
+    let hash = digest(&["alipay-user-id", app_id, user]);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    format!("2088{:012}", u64::from_be_bytes(first) % 1_000_000_000_000)
+}
+
+/// The `open_id` of a sandbox user in an app: `0` and 43 URL-safe characters.
+pub fn open_id_for(app_id: &str, user: &str) -> String {
+    format!("0{}", pseudonym(&["alipay-open-id", app_id, user]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_stable_and_shaped_like_alipay_ones() {
+        let id = user_id_for("2021000000000001", "alice");
+        assert_eq!(id, user_id_for("2021000000000001", "alice"));
+        assert_ne!(id, user_id_for("2021000000000001", "bob"));
+        assert_eq!(id.len(), 16);
+        assert!(id.starts_with("2088") && id.bytes().all(|b| b.is_ascii_digit()));
+    }
+
+    #[test]
+    fn open_ids_differ_per_app() {
+        assert_ne!(open_id_for("2021000000000001", "alice"), open_id_for("2021000000000002", "alice"));
+        assert_eq!(open_id_for("2021000000000001", "alice").len(), 44);
+    }
+}

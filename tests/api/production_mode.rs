@@ -1,0 +1,32 @@
+use crate::helpers::spawn_app_with;
+use ebill::config::KeyFile;
+use serde_json::json;
+
+#[tokio::test]
+async fn production_mode_serves_no_sandbox_and_seeds_nothing() {
+    let certs = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = certs.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let secret = write("wechat_app_secret", "0123456789abcdef0123456789abcdef");
+    let jwt = write("jwt.key", "a-production-jwt-key-of-at-least-32-bytes");
+    let app = spawn_app_with(|s| {
+        s.wechat.appid = Some("wx0123456789abcdef".into());
+        s.wechat.app_secret_file = Some(secret.clone());
+        s.wechat.api_base_url = Some("http://127.0.0.1:9".into());
+        s.sessions.customer_keys = vec![KeyFile { id: "2026-12".into(), file: jwt.clone() }];
+        s.demo.seed = true;
+    })
+    .await;
+    assert_eq!(app.state.mode, ebill::config::Mode::Production);
+    let sandbox = app.post_json("/sandbox/wechat/login-codes", &json!({"user": "alice"})).await;
+    assert_eq!(sandbox.status(), 404);
+    assert_eq!(app.get("/sandbox/alipay/gateway.do").await.status(), 404);
+    assert_eq!(app.count("accounts").await, 0, "no demo data in production");
+    assert!(app.get("/").await.text().await.unwrap().contains("production"));
+    // Alipay is not configured here: its login says so instead of failing obscurely.
+    let alipay = app.post_json("/api/v1/auth/alipay/login", &json!({"auth_code": "x"})).await;
+    assert_eq!(alipay.status(), 503);
+}
