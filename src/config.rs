@@ -1,6 +1,8 @@
 //! Settings: an optional TOML file (`--config PATH`) overridden by environment variables. Secrets never sit in the
 //! file itself: it names files (`*_file`), or the environment carries them; their values are never printed.
 
+use crate::domain::late_fee::{DailyRate, FeeRounding, LateFeeRules, YearRates};
+use crate::domain::money::Fen;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -93,6 +95,8 @@ pub struct Settings {
     pub alipay: AlipaySettings,
     pub sessions: SessionSettings,
     pub bindings: BindingSettings,
+    pub ebill: EbillSettings,
+    pub late_fees: LateFeeSettings,
     /// Secrets loaded from the environment (never from the file).
     #[serde(skip)]
     pub env_secrets: EnvSecrets,
@@ -208,6 +212,113 @@ pub struct BindingSettings {
     pub max_failures_per_account_day: i64,
 }
 
+/// The shareable e-bill page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EbillSettings {
+    /// How long a shared e-bill link works, in days.
+    pub link_ttl_days: u64,
+}
+
+impl Default for EbillSettings {
+    fn default() -> Self {
+        EbillSettings { link_ttl_days: 7 }
+    }
+}
+
+/// Late fees (违约金) on overdue bills (`domain::late_fee` has the rules in full). The defaults are the national supply
+/// business rules (供电营业规则). Rates are per mille of the unpaid principal per day, written as strings with at most
+/// 3 decimals ("1.5") so they stay exact.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LateFeeSettings {
+    /// Residential accounts, days in the due date's calendar year.
+    pub residential_per_mille: DailyRate,
+    /// Residential accounts, days in a later calendar year.
+    pub residential_cross_year_per_mille: DailyRate,
+    /// Non-residential accounts, days in the due date's calendar year.
+    pub non_residential_per_mille: DailyRate,
+    /// Non-residential accounts, days in a later calendar year (跨年度欠费).
+    pub non_residential_cross_year_per_mille: DailyRate,
+    /// Days after the due date that are free; an amount paid by the last of them bears no fee.
+    pub grace_days: u32,
+    /// Once an amount outlives the grace, its fee counts from the day after the due date (`true`) or only from the
+    /// first day after the grace (`false`).
+    pub grace_counts_from_due_date: bool,
+    /// How the exact fee is rounded to the fen, once: `round_half_up`, `floor` or `ceil`.
+    pub rounding: FeeRounding,
+    /// The least fee charged when any fee accrued, in fen; 0 for none.
+    pub minimum_fee_fen: i64,
+}
+
+impl LateFeeSettings {
+    /// The highest daily rate accepted: the national rules top out at 3‰, so more than 10‰ is taken for a mistake.
+    pub const MAX_RATE_PER_MILLE: u32 = 10;
+    /// The longest grace accepted, in days.
+    pub const MAX_GRACE_DAYS: u32 = 365;
+
+    /// The rules the late-fee function applies. Call after `Settings::check`.
+    pub fn rules(&self) -> LateFeeRules {
+        LateFeeRules {
+            residential: YearRates {
+                within_year: self.residential_per_mille,
+                cross_year: self.residential_cross_year_per_mille,
+            },
+            non_residential: YearRates {
+                within_year: self.non_residential_per_mille,
+                cross_year: self.non_residential_cross_year_per_mille,
+            },
+            grace_days: self.grace_days,
+            grace_counts_from_due_date: self.grace_counts_from_due_date,
+            rounding: self.rounding,
+            minimum_fee: Fen::new(self.minimum_fee_fen.max(0)),
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let rates = [
+            ("residential_per_mille", self.residential_per_mille),
+            ("residential_cross_year_per_mille", self.residential_cross_year_per_mille),
+            ("non_residential_per_mille", self.non_residential_per_mille),
+            ("non_residential_cross_year_per_mille", self.non_residential_cross_year_per_mille),
+        ];
+        for (name, rate) in rates {
+            if rate.millionths() > Self::MAX_RATE_PER_MILLE * 1000 {
+                return Err(ConfigError::Invalid(format!(
+                    "late_fees.{name} is {rate}‰ a day; at most {}‰ is accepted (the national rules charge 1 to 3)",
+                    Self::MAX_RATE_PER_MILLE
+                )));
+            }
+        }
+        if self.grace_days > Self::MAX_GRACE_DAYS {
+            return Err(ConfigError::Invalid(format!(
+                "late_fees.grace_days must be between 0 and {}",
+                Self::MAX_GRACE_DAYS
+            )));
+        }
+        if self.minimum_fee_fen < 0 {
+            return Err(ConfigError::Invalid("late_fees.minimum_fee_fen must not be negative".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Default for LateFeeSettings {
+    fn default() -> Self {
+        let national = LateFeeRules::national();
+        LateFeeSettings {
+            residential_per_mille: national.residential.within_year,
+            residential_cross_year_per_mille: national.residential.cross_year,
+            non_residential_per_mille: national.non_residential.within_year,
+            non_residential_cross_year_per_mille: national.non_residential.cross_year,
+            grace_days: national.grace_days,
+            grace_counts_from_due_date: national.grace_counts_from_due_date,
+            rounding: national.rounding,
+            minimum_fee_fen: national.minimum_fee.value(),
+        }
+    }
+}
+
 impl Default for WechatSettings {
     fn default() -> Self {
         WechatSettings { appid: None, app_secret_file: None, api_base_url: None, timeout_secs: 5 }
@@ -262,6 +373,8 @@ impl Default for Settings {
             alipay: AlipaySettings::default(),
             sessions: SessionSettings::default(),
             bindings: BindingSettings::default(),
+            ebill: EbillSettings::default(),
+            late_fees: LateFeeSettings::default(),
             env_secrets: EnvSecrets::default(),
         }
     }
@@ -389,12 +502,16 @@ impl Settings {
         if self.sessions.access_ttl_secs == 0 || self.sessions.access_ttl_secs > 7200 {
             return Err(ConfigError::Invalid("sessions.access_ttl_secs must be between 1 and 7200".into()));
         }
+        if self.ebill.link_ttl_days == 0 || self.ebill.link_ttl_days > 90 {
+            return Err(ConfigError::Invalid("ebill.link_ttl_days must be between 1 and 90".into()));
+        }
         if self.sessions.refresh_ttl_days == 0 {
             return Err(ConfigError::Invalid("sessions.refresh_ttl_days must be at least 1".into()));
         }
         if self.mode() == Mode::Production && self.sessions.customer_keys.is_empty() {
             return Err(ConfigError::Invalid("production needs sessions.customer_keys (JWT signing keys)".into()));
         }
+        self.late_fees.check()?;
         Ok(())
     }
 
@@ -528,6 +645,76 @@ mod tests {
         assert!(settings.check().is_err(), "production needs JWT keys");
         let half: Settings = toml::from_str("[wechat]\nappid = \"wx123\"\n").unwrap();
         assert!(half.check().is_err());
+    }
+
+    #[test]
+    fn late_fees_default_to_the_national_rules() {
+        let settings = Settings::default();
+        assert_eq!(settings.late_fees.rules(), LateFeeRules::national());
+        let rules = settings.late_fees.rules();
+        assert_eq!(rules.residential.within_year.millionths(), 1_000);
+        assert_eq!(rules.residential.cross_year.millionths(), 1_000);
+        assert_eq!(rules.non_residential.within_year.millionths(), 2_000);
+        assert_eq!(rules.non_residential.cross_year.millionths(), 3_000);
+        assert_eq!(rules.grace_days, 0);
+        assert!(rules.grace_counts_from_due_date);
+        assert_eq!(rules.rounding, FeeRounding::RoundHalfUp);
+        assert_eq!(rules.minimum_fee, Fen::ZERO);
+    }
+
+    #[test]
+    fn the_example_file_documents_the_late_fee_defaults() {
+        let settings: Settings = toml::from_str(include_str!("../ebill.example.toml")).unwrap();
+        assert_eq!(settings.late_fees.rules(), LateFeeRules::national());
+    }
+
+    #[test]
+    fn late_fee_settings_are_read_exactly() {
+        let settings: Settings = toml::from_str(
+            "[late_fees]\nresidential_per_mille = \"0.5\"\nnon_residential_cross_year_per_mille = 3\n\
+             grace_days = 5\ngrace_counts_from_due_date = false\nrounding = \"floor\"\nminimum_fee_fen = 100\n",
+        )
+        .unwrap();
+        settings.check().unwrap();
+        let rules = settings.late_fees.rules();
+        assert_eq!(rules.residential.within_year.millionths(), 500);
+        assert_eq!(rules.non_residential.cross_year.millionths(), 3_000);
+        assert_eq!(rules.grace_days, 5);
+        assert!(!rules.grace_counts_from_due_date);
+        assert_eq!(rules.rounding, FeeRounding::Floor);
+        assert_eq!(rules.minimum_fee, Fen::new(100));
+    }
+
+    #[test]
+    fn invalid_late_fee_settings_are_refused() {
+        let unreadable = [
+            "residential_per_mille = 1.5",
+            "residential_per_mille = \"-1\"",
+            "residential_per_mille = -1",
+            "residential_per_mille = \"0.0005\"",
+            "residential_per_mille = \"1‰\"",
+            "residential_per_mille = \"0.1%\"",
+            "non_residential_per_mille = \"two\"",
+            "rounding = \"bankers\"",
+            "grace_days = -1",
+            "late_days = 3",
+        ];
+        for line in unreadable {
+            assert!(toml::from_str::<Settings>(&format!("[late_fees]\n{line}\n")).is_err(), "{line}");
+        }
+        let refused = [
+            "non_residential_cross_year_per_mille = \"10.001\"",
+            "residential_per_mille = 30",
+            "grace_days = 366",
+            "minimum_fee_fen = -1",
+        ];
+        for line in refused {
+            let settings: Settings = toml::from_str(&format!("[late_fees]\n{line}\n")).unwrap();
+            let error = settings.check().unwrap_err().to_string();
+            assert!(error.contains("late_fees."), "{line}: {error}");
+        }
+        let highest: Settings = toml::from_str("[late_fees]\nnon_residential_cross_year_per_mille = \"10\"\n").unwrap();
+        highest.check().unwrap();
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: 
         .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| StartError::Sandbox(format!("HTTP client: {e}")))?;
+    let late_fee_rules = Arc::new(settings.late_fees.rules());
     Ok(AppState {
         db,
         cache,
@@ -87,6 +88,8 @@ pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: 
         credentials: Arc::new(credentials),
         http,
         sandbox,
+        bill_links: Arc::new(sessions::links::BillLinks::derive(customer_tokens.signing_key())),
+        late_fee_rules,
         customer_tokens: Arc::new(customer_tokens),
     })
 }

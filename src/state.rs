@@ -4,9 +4,11 @@ use crate::cache::SharedCache;
 use crate::clock::SharedClock;
 use crate::config::{Mode, Secret, Settings};
 use crate::db::Database;
+use crate::domain::late_fee::LateFeeRules;
 use crate::metrics::Metrics;
 use crate::platform::credentials::Credentials;
 use crate::sandbox::platforms::SandboxPlatforms;
+use crate::sessions::links::BillLinks;
 use crate::sessions::tokens::TokenKeys;
 use std::sync::Arc;
 
@@ -28,6 +30,10 @@ pub struct AppState {
     pub sandbox: Option<Arc<SandboxPlatforms>>,
     /// Keys of customer access tokens.
     pub customer_tokens: Arc<TokenKeys>,
+    /// Signs and checks shared e-bill links.
+    pub bill_links: Arc<BillLinks>,
+    /// How late fees accrue (the settings' `[late_fees]`).
+    pub late_fee_rules: Arc<LateFeeRules>,
 }
 
 impl AppState {

@@ -54,7 +54,8 @@ pub fn ensure_json_body<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    // JSON errors are already what API clients expect; HTML refusals are pages meant for people.
     if is_json {
         return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }

@@ -7,8 +7,10 @@ use actix_web::{get, web, HttpResponse, ResponseError};
 const INDEX_HTML: &str = include_str!("../../static/index.html");
 
 /// Static files, embedded so that the binary serves them from anywhere.
-const ASSETS: &[(&str, &str, &str)] =
-    &[("ebill.css", "text/css; charset=utf-8", include_str!("../../static/ebill.css"))];
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("ebill.css", "text/css; charset=utf-8", include_str!("../../static/ebill.css")),
+    ("ebill-page.css", "text/css; charset=utf-8", include_str!("../../static/ebill-page.css")),
+];
 
 /// What this instance is: mode, version, database, and links to the documentation.
 #[utoipa::path(get, path = "/", tag = "ops", responses((status = 200, description = "HTML front page", content_type = "text/html")))]

@@ -2,6 +2,7 @@
 //! and answer; they hold no SQL.
 
 pub mod body;
+pub mod ebill;
 pub mod errors;
 pub mod front;
 pub mod integration;
@@ -24,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, mode: Mode) {
         .service(ops::metrics)
         .service(ops::openapi_json)
         .service(front::index)
+        .service(ebill::page)
         .service(front::asset)
         .service(web::scope("/integration/v1").service(integration::accounts::post).service(integration::bills::post));
 }

@@ -1,6 +1,6 @@
 //! The OpenAPI document of every route, served at `/openapi.json`.
 
-use super::{front, integration, mp, ops};
+use super::{ebill, front, integration, mp, ops};
 use crate::error::ErrorBody;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -29,6 +29,11 @@ use utoipa::{Modify, OpenApi};
         mp::bindings::list,
         mp::bindings::change,
         mp::bindings::remove,
+        mp::bills::list,
+        mp::bills::show,
+        mp::bills::account_summary,
+        mp::bills::usage,
+        ebill::share,
     ),
     components(schemas(ErrorBody)),
     modifiers(&FeedSignature),

@@ -54,6 +54,16 @@ pub async fn find_by_account(
     row.as_ref().map(binding_from_row).transpose()
 }
 
+/// Whether the user holds a binding to the account: the one question every read of an account's data asks.
+pub async fn user_holds(pool: &AnyPool, user_id: i64, account_no: &str) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT 1 AS held FROM bindings WHERE user_id = $1 AND account_no = $2")
+        .bind(user_id)
+        .bind(account_no.to_string())
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// The user's bindings with their accounts and arrears, the default first, then in the order they were made.
 pub async fn list_for_user(pool: &AnyPool, user_id: i64) -> Result<Vec<BindingSummary>, sqlx::Error> {
     let sql = format!(

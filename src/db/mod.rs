@@ -2,6 +2,7 @@
 //! migrations, and one repository file per aggregate. SQL lives here and nowhere else.
 
 pub mod accounts;
+pub mod bill_reads;
 pub mod bills;
 pub mod bindings;
 pub mod feed_requests;

@@ -6,6 +6,7 @@ pub mod bill;
 pub mod binding_proof;
 pub mod calendar;
 pub mod feed;
+pub mod late_fee;
 pub mod masking;
 pub mod money;
 pub mod tariff;

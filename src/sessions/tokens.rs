@@ -59,6 +59,11 @@ impl TokenKeys {
         Ok(TokenKeys { audience, keys })
     }
 
+    /// The signing key (the first), from which other keys (e-bill links) are derived.
+    pub fn signing_key(&self) -> &Secret {
+        &self.keys[0].1
+    }
+
     /// A token for `subject`, valid `ttl_secs` from `now_ms`.
     pub fn issue(&self, subject: i64, scope: &str, now_ms: i64, ttl_secs: i64) -> String {
         let (kid, key) = &self.keys[0];

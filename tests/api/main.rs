@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP, a fresh database per test. One test binary keeps linking cheap.
 
+mod bill_views;
 mod bindings;
 mod cache_contract;
 mod demo_data;

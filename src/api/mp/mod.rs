@@ -2,6 +2,8 @@
 //! read what belongs to them. Every route but the logins and the refresh takes a customer access token.
 
 pub mod auth;
+pub mod bill_views;
+pub mod bills;
 pub mod bind;
 pub mod bindings;
 pub mod login;
@@ -18,5 +20,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(bind::bind)
         .service(bindings::list)
         .service(bindings::change)
-        .service(bindings::remove);
+        .service(bindings::remove)
+        .service(bills::list)
+        .service(bills::show)
+        .service(bills::account_summary)
+        .service(bills::usage)
+        .service(crate::api::ebill::share);
 }
