@@ -508,6 +508,15 @@ impl Settings {
         if self.sessions.refresh_ttl_days == 0 {
             return Err(ConfigError::Invalid("sessions.refresh_ttl_days must be at least 1".into()));
         }
+        if self.mode() == Mode::Sandbox && !self.sessions.customer_keys.is_empty() {
+            // A production configuration that lost its platform credentials must not come up serving the
+            // simulated platforms (which mint logins and verified phones) against real data and keys.
+            return Err(ConfigError::Invalid(
+                "sessions.customer_keys are configured but no WeChat or Alipay credentials: refusing to start in \
+                 sandbox mode"
+                    .into(),
+            ));
+        }
         if self.mode() == Mode::Production && self.sessions.customer_keys.is_empty() {
             return Err(ConfigError::Invalid("production needs sessions.customer_keys (JWT signing keys)".into()));
         }
@@ -715,6 +724,14 @@ mod tests {
         }
         let highest: Settings = toml::from_str("[late_fees]\nnon_residential_cross_year_per_mille = \"10\"\n").unwrap();
         highest.check().unwrap();
+    }
+
+    #[test]
+    fn production_keys_without_platform_credentials_do_not_fall_back_to_sandbox() {
+        let settings: Settings =
+            toml::from_str("[sessions]\ncustomer_keys = [{ id = \"k1\", file = \"certs/jwt.key\" }]\n").unwrap();
+        assert_eq!(settings.mode(), Mode::Sandbox);
+        assert!(settings.check().unwrap_err().to_string().contains("refusing to start in sandbox mode"));
     }
 
     #[test]

@@ -62,18 +62,20 @@ pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: 
         (None, Mode::Sandbox) => Some(sandbox::keys::feed_secret(&settings.data_dir).map_err(StartError::Sandbox)?),
         (None, Mode::Production) => None,
     };
-    let credentials = platform::credentials::resolve(&settings, mode, self_base_url)?;
     let sandbox_keys = match mode {
         Mode::Sandbox => {
             Some(sandbox::keys::SandboxKeys::load_or_create(&settings.data_dir).map_err(StartError::Sandbox)?)
         }
         Mode::Production => None,
     };
+    let credentials = platform::credentials::resolve(&settings, mode, self_base_url, sandbox_keys.as_ref())?;
     let customer_tokens = customer_token_keys(&settings, sandbox_keys.as_ref())?;
     let sandbox = sandbox_keys.map(|keys| Arc::new(sandbox::platforms::SandboxPlatforms::new(keys)));
     let http = reqwest::Client::builder()
         .user_agent(concat!("ebill/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(5))
+        // Platform calls carry secrets in their query strings: never follow them elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| StartError::Sandbox(format!("HTTP client: {e}")))?;
     let late_fee_rules = Arc::new(settings.late_fees.rules());

@@ -90,25 +90,15 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
-    async fn incr_window(&self, key: &str, window: Duration) -> Result<WindowCount, CacheError> {
+    async fn add_to_window(&self, key: &str, delta: i64, window: Duration) -> Result<WindowCount, CacheError> {
         let key = self.key(key);
         Ok(self.with_entries(|entries, now| {
             let (count, expires_at) = match live(entries, &key, now) {
-                Some(entry) => (entry.value.parse::<i64>().unwrap_or(0) + 1, entry.expires_at),
-                None => (1, now + window),
+                Some(entry) => (entry.value.parse::<i64>().unwrap_or(0) + delta, entry.expires_at),
+                None => (delta, now + window),
             };
             entries.insert(key, Entry { value: count.to_string(), expires_at });
             WindowCount { count, resets_in: expires_at.saturating_duration_since(now) }
-        }))
-    }
-
-    async fn peek_window(&self, key: &str) -> Result<Option<WindowCount>, CacheError> {
-        let key = self.key(key);
-        Ok(self.with_entries(|entries, now| {
-            live(entries, &key, now).map(|entry| WindowCount {
-                count: entry.value.parse::<i64>().unwrap_or(0),
-                resets_in: entry.expires_at.saturating_duration_since(now),
-            })
         }))
     }
 

@@ -45,11 +45,14 @@ pub trait Cache: Send + Sync {
 
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
 
-    /// Counts a hit in the fixed window `window` that the first hit opens.
-    async fn incr_window(&self, key: &str, window: Duration) -> Result<WindowCount, CacheError>;
+    /// Adds `delta` to a counter in the fixed window `window` that the counter's first change opens; a negative
+    /// delta takes hits back. Atomic: concurrent callers each see a distinct count.
+    async fn add_to_window(&self, key: &str, delta: i64, window: Duration) -> Result<WindowCount, CacheError>;
 
-    /// The current count of a window counter without counting a hit; `None` when no window is open.
-    async fn peek_window(&self, key: &str) -> Result<Option<WindowCount>, CacheError>;
+    /// Counts one hit in the fixed window `window`.
+    async fn incr_window(&self, key: &str, window: Duration) -> Result<WindowCount, CacheError> {
+        self.add_to_window(key, 1, window).await
+    }
 
     /// Answers when the cache does.
     async fn ping(&self) -> Result<(), CacheError>;

@@ -42,8 +42,7 @@ impl RedisCache {
                 "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
             ),
             count: Script::new(
-                "local n = redis.call('INCR', KEYS[1]) \
-                 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+                "local n = redis.call('INCRBY', KEYS[1], ARGV[2]) \
                  local ttl = redis.call('PTTL', KEYS[1]) \
                  if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end \
                  return {n, ttl}",
@@ -98,20 +97,17 @@ impl Cache for RedisCache {
         conn.del(self.key(key)).await.map_err(unavailable)
     }
 
-    async fn incr_window(&self, key: &str, window: Duration) -> Result<WindowCount, CacheError> {
+    async fn add_to_window(&self, key: &str, delta: i64, window: Duration) -> Result<WindowCount, CacheError> {
         let mut conn = self.connection.clone();
-        let (count, ttl_ms): (i64, i64) =
-            self.count.key(self.key(key)).arg(millis(window)).invoke_async(&mut conn).await.map_err(unavailable)?;
+        let (count, ttl_ms): (i64, i64) = self
+            .count
+            .key(self.key(key))
+            .arg(millis(window))
+            .arg(delta)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
         Ok(WindowCount { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) })
-    }
-
-    async fn peek_window(&self, key: &str) -> Result<Option<WindowCount>, CacheError> {
-        let mut conn = self.connection.clone();
-        let (count, ttl_ms): (Option<i64>, i64) =
-            redis::pipe().get(self.key(key)).pttl(self.key(key)).query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(count
-            .filter(|_| ttl_ms > 0)
-            .map(|count| WindowCount { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) }))
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

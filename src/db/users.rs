@@ -14,7 +14,7 @@ pub struct PlatformLogin {
     pub unionid: Option<String>,
     pub alipay_user_id: Option<String>,
     pub alipay_open_id: Option<String>,
-    /// WeChat's session_key; kept to read `encryptedData`, never sent to the client.
+    /// WeChat's session_key of the last login; kept server-side only, never sent to the client.
     pub session_key: Option<String>,
 }
 
@@ -72,12 +72,6 @@ pub async fn set_verified_phone(pool: &AnyPool, id: i64, phone: &str, now_ms: i6
         .execute(pool)
         .await?;
     Ok(())
-}
-
-/// The WeChat session_key of the user's last login, for decrypting `encryptedData`.
-pub async fn session_key(pool: &AnyPool, id: i64) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("SELECT session_key FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?;
-    Ok(row.and_then(|r| r.try_get::<Option<String>, _>("session_key").ok().flatten()))
 }
 
 /// The platform of user `id`, inside a transaction.

@@ -55,13 +55,19 @@ fn read_text(what: &'static str, path: &std::path::Path) -> Result<String, Confi
     String::from_utf8(secret.expose().to_vec()).map_err(|_| ConfigError::Invalid(format!("{what} is not UTF-8 text")))
 }
 
-/// Resolves the credentials. `self_base_url` is where this instance answers, for the sandbox's base URLs.
-pub fn resolve(settings: &Settings, mode: Mode, self_base_url: &str) -> Result<Credentials, ConfigError> {
+/// Resolves the credentials. `self_base_url` is where this instance answers, for the sandbox's base URLs;
+/// `sandbox_keys` are the sandbox's own, required in sandbox mode.
+pub fn resolve(
+    settings: &Settings,
+    mode: Mode,
+    self_base_url: &str,
+    sandbox_keys: Option<&SandboxKeys>,
+) -> Result<Credentials, ConfigError> {
     let wechat_timeout = Duration::from_secs(settings.wechat.timeout_secs.max(1));
     let alipay_timeout = Duration::from_secs(settings.alipay.timeout_secs.max(1));
     match mode {
         Mode::Sandbox => {
-            let keys = SandboxKeys::load_or_create(&settings.data_dir).map_err(ConfigError::Invalid)?;
+            let keys = sandbox_keys.ok_or_else(|| ConfigError::Invalid("sandbox mode without sandbox keys".into()))?;
             Ok(Credentials {
                 wechat: Some(WechatCredentials {
                     appid: keys.wechat_appid.clone(),

@@ -9,13 +9,19 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-/// What a login or a refresh hands the client.
-#[derive(Debug, Clone)]
+/// What a login or a refresh hands the client. Its `Debug` shows neither token.
+#[derive(Clone)]
 pub struct IssuedSession {
     pub user_id: i64,
     pub access_token: String,
     pub expires_in: i64,
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for IssuedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedSession").field("user_id", &self.user_id).field("expires_in", &self.expires_in).finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +99,15 @@ pub async fn rotate(
     let Some(stored) = refresh_tokens::find(&mut tx, &token_hash).await? else {
         return Err(RefreshError::Invalid);
     };
-    if stored.revoked_at.is_some() || stored.expires_at <= now_ms {
+    if stored.revoked_at.is_some() {
         return Err(RefreshError::Invalid);
     }
-    if stored.used_at.is_some() || !refresh_tokens::mark_used(&mut tx, &token_hash, now_ms).await? {
+    // A used token is a copy in someone else's hands, even once it has expired: revoke what its family became.
+    let reused = stored.used_at.is_some();
+    if !reused && stored.expires_at <= now_ms {
+        return Err(RefreshError::Invalid);
+    }
+    if reused || !refresh_tokens::mark_used(&mut tx, &token_hash, now_ms).await? {
         refresh_tokens::revoke_family(&mut tx, stored.family_id, now_ms).await?;
         tx.commit().await?;
         tracing::warn!(user_id = stored.user_id, family_id = stored.family_id, "refresh token reused; family revoked");

@@ -98,6 +98,19 @@ async fn five_failures_an_hour_stop_a_user_even_with_the_right_proof() {
 }
 
 #[tokio::test]
+async fn concurrent_guesses_cannot_slip_past_the_limit() {
+    let app = app_with_accounts().await;
+    let mallory = app.login_wechat("mallory").await;
+    let guesses: Vec<String> = (0..20).map(|n| format!("{:04}", 5000 + n)).collect();
+    let attempts = guesses.iter().map(|guess| app.bind(&mallory, "3100012345", "张三", guess));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(attempts).await.iter().map(|r| r.status().as_u16()).collect();
+    let evaluated = statuses.iter().filter(|s| **s == 422).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((evaluated, limited), (5, 15), "{statuses:?}");
+}
+
+#[tokio::test]
 async fn ten_failures_a_day_on_an_account_stop_everyone_binding_it() {
     let app = app_with_accounts().await;
     for user in ["m1", "m2"] {

@@ -1,6 +1,7 @@
 //! `POST /api/v1/bindings`: bind an electricity account with a proof only its holder can give. "No such account"
 //! and "wrong proof" answer the same `BINDING_REJECTED`; failed attempts are limited per user per hour and per
-//! account per day through the shared cache (so every instance counts together); every attempt is recorded.
+//! account per day through the shared cache (so every instance counts together), counted before the proof is
+//! checked so that concurrent guesses cannot slip past; every attempt is recorded.
 
 use super::auth::CustomerAuth;
 use super::bindings::{parse_label, view_of, BindingView};
@@ -52,21 +53,28 @@ async fn record(state: &AppState, user_id: i64, account_no: &str, event: &str, p
     Ok(())
 }
 
-/// The time until a limit frees up, when it is reached.
-async fn limited(state: &AppState, user_id: i64, account_no: &AccountNo) -> Result<Option<Duration>, ApiError> {
+/// Counts this attempt against both limits before the proof is looked at, so that concurrent guesses cannot all
+/// slip under a limit; a successful binding takes its count back (only failures count). Answers the time until a
+/// limit frees up when this attempt is over one.
+async fn count_attempt(state: &AppState, user_id: i64, account_no: &AccountNo) -> Result<Option<Duration>, ApiError> {
     let limits = &state.settings.bindings;
-    let checks = [
-        (user_key(user_id), limits.max_failures_per_user_hour),
-        (account_key(account_no), limits.max_failures_per_account_day),
-    ];
-    for (key, max) in checks {
-        if let Some(window) = state.cache.peek_window(&key).await.map_err(cache_error)? {
-            if window.count >= max {
-                return Ok(Some(window.resets_in));
-            }
-        }
+    let user = state.cache.incr_window(&user_key(user_id), USER_WINDOW).await.map_err(cache_error)?;
+    let account = state.cache.incr_window(&account_key(account_no), ACCOUNT_WINDOW).await.map_err(cache_error)?;
+    let mut wait = None;
+    if user.count > limits.max_failures_per_user_hour {
+        wait = Some(user.resets_in);
     }
-    Ok(None)
+    if account.count > limits.max_failures_per_account_day {
+        wait = Some(wait.unwrap_or_default().max(account.resets_in));
+    }
+    Ok(wait)
+}
+
+/// Takes back the count of an attempt that was not a failure.
+async fn uncount_attempt(state: &AppState, user_id: i64, account_no: &AccountNo) -> Result<(), ApiError> {
+    state.cache.add_to_window(&user_key(user_id), -1, USER_WINDOW).await.map_err(cache_error)?;
+    state.cache.add_to_window(&account_key(account_no), -1, ACCOUNT_WINDOW).await.map_err(cache_error)?;
+    Ok(())
 }
 
 /// Binds an account to the customer; binding one already held answers it again (200).
@@ -107,7 +115,7 @@ pub async fn bind(
         }
     }
 
-    if let Some(wait) = limited(&state, user_id, &account_no).await? {
+    if let Some(wait) = count_attempt(&state, user_id, &account_no).await? {
         record(&state, user_id, account_no.as_str(), "rate_limited", proof.kind()).await?;
         return Err(ApiError::too_many_requests(
             "BINDING_RATE_LIMITED",
@@ -122,8 +130,6 @@ pub async fn bind(
     let account = accounts::find(state.db.pool(), &account_no).await?;
     let holder = account.as_ref().map(|a| Holder { name: &a.account.holder_name, phone: &a.account.phone });
     if !proves(holder.as_ref(), &request.holder_name, &proof, user.phone.as_deref()) {
-        state.cache.incr_window(&user_key(user_id), USER_WINDOW).await.map_err(cache_error)?;
-        state.cache.incr_window(&account_key(&account_no), ACCOUNT_WINDOW).await.map_err(cache_error)?;
         record(&state, user_id, account_no.as_str(), "rejected", proof.kind()).await?;
         return Err(ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -132,6 +138,7 @@ pub async fn bind(
         ));
     }
 
+    uncount_attempt(&state, user_id, &account_no).await?;
     let now_ms = state.now_ms();
     let limits = &state.settings.bindings;
     let mut tx = state.db.begin_write().await?;

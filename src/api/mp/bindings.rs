@@ -2,7 +2,7 @@
 //! id answers 404, exactly like one that does not exist.
 
 use super::auth::CustomerAuth;
-use crate::db::{bindings, ids::next_id};
+use crate::db::{bindings, ids::next_id, users};
 use crate::domain::masking::{mask_address, mask_name};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -119,6 +119,8 @@ pub async fn change(
         return Err(ApiError::bad_request("INVALID_CHANGE", "make another binding the default instead"));
     }
     let mut tx = state.db.begin_write().await?;
+    // The user's row lock: one user's bindings (and which is the default) change one request at a time.
+    users::lock(&mut tx, auth.user_id).await?;
     if bindings::find_for_user(&mut tx, auth.user_id, id).await?.is_none() {
         return Err(ApiError::not_found("no such binding"));
     }
@@ -145,6 +147,7 @@ pub async fn remove(
     let id = binding_id(&id)?;
     let now_ms = state.now_ms();
     let mut tx = state.db.begin_write().await?;
+    users::lock(&mut tx, auth.user_id).await?;
     let Some(binding) = bindings::find_for_user(&mut tx, auth.user_id, id).await? else {
         return Err(ApiError::not_found("no such binding"));
     };

@@ -7,21 +7,20 @@ use crate::db::users;
 use crate::domain::masking::mask_phone;
 use crate::domain::user::Platform;
 use crate::error::{ApiError, ErrorBody};
-use crate::platform::alipay::AlipayClient;
-use crate::platform::wechat::{decrypt_phone, WechatClient, WechatTokens};
+use crate::platform::alipay::{AlipayClient, AlipayError};
+use crate::platform::wechat::{WechatClient, WechatTokens};
 use crate::state::AppState;
 use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// One of: WeChat's `getPhoneNumber` `code`; WeChat's older `encrypted_data` + `iv`; Alipay's `my.getPhoneNumber`
-/// `response` + `sign`. Which one is allowed follows the customer's platform.
+/// One of: WeChat's `getPhoneNumber` `code`; Alipay's `my.getPhoneNumber` `response` + `sign`. Which one is allowed
+/// follows the customer's platform. WeChat's older `encryptedData` is not accepted: AES-CBC without a MAC lets the
+/// client shape the plaintext, which must not become a binding proof.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneRequest {
     pub code: Option<String>,
-    pub encrypted_data: Option<String>,
-    pub iv: Option<String>,
     pub response: Option<String>,
     pub sign: Option<String>,
 }
@@ -35,7 +34,7 @@ pub struct PhoneAnswer {
 
 fn wrong_shape(platform: Platform) -> ApiError {
     let expected = match platform {
-        Platform::Wechat => "code, or encrypted_data and iv",
+        Platform::Wechat => "code",
         Platform::Alipay => "response and sign",
     };
     ApiError::bad_request("INVALID_PHONE_PROOF", format!("send {expected}"))
@@ -46,7 +45,7 @@ fn wrong_shape(platform: Platform) -> ApiError {
     request_body = PhoneRequest,
     responses(
         (status = 200, body = PhoneAnswer),
-        (status = 400, body = ErrorBody, description = "INVALID_PHONE_PROOF"),
+        (status = 400, body = ErrorBody, description = "INVALID_PHONE_PROOF (also for WeChat's older encrypted_data)"),
         (status = 401, body = ErrorBody, description = "INVALID_CODE, or the content failed verification"),
         (status = 503, body = ErrorBody, description = "PLATFORM_UNAVAILABLE"),
     ))]
@@ -59,9 +58,8 @@ pub async fn verify_phone(
     let user = users::find(state.db.pool(), auth.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid"))?;
-    let refused = |_| ApiError::unauthorized("PHONE_NOT_VERIFIED", "the phone number content failed verification");
-    let phone = match (user.platform, &body.code, &body.encrypted_data, &body.iv, &body.response, &body.sign) {
-        (Platform::Wechat, Some(code), None, None, None, None) => {
+    let phone = match (user.platform, &body.code, &body.response, &body.sign) {
+        (Platform::Wechat, Some(code), None, None) => {
             let creds = state.credentials.wechat.as_ref().ok_or_else(|| wrong_shape(user.platform))?;
             let client = WechatClient::new(creds, state.http.clone());
             let tokens = WechatTokens::new(&client, state.cache.clone());
@@ -71,19 +69,11 @@ pub async fn verify_phone(
                 .map_err(wechat_error)?
                 .pure_phone_number
         }
-        (Platform::Wechat, None, Some(data), Some(iv), None, None) => {
-            let creds = state.credentials.wechat.as_ref().ok_or_else(|| wrong_shape(user.platform))?;
-            let session_key = users::session_key(state.db.pool(), user.id)
-                .await?
-                .ok_or_else(|| ApiError::unauthorized("PHONE_NOT_VERIFIED", "log in again first"))?;
-            let session_key = crate::config::Secret::new(session_key.into_bytes());
-            decrypt_phone(data, iv, &session_key, &creds.appid).map_err(refused)?.pure_phone_number
-        }
-        (Platform::Alipay, None, None, None, Some(response), Some(sign)) => {
+        (Platform::Alipay, None, Some(response), Some(sign)) => {
             let creds = state.credentials.alipay.as_ref().ok_or_else(|| wrong_shape(user.platform))?;
             let client = AlipayClient::new(creds, state.http.clone());
             client.decrypt_phone(response, sign).map_err(|e| match e {
-                crate::platform::alipay::AlipayError::AesKeyMissing => alipay_error(e),
+                AlipayError::AesKeyMissing => alipay_error(e),
                 _ => ApiError::unauthorized("PHONE_NOT_VERIFIED", "the phone number content failed verification"),
             })?
         }
