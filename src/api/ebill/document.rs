@@ -117,7 +117,7 @@ pub fn render(bill: &BillDetailView, context: &PageContext<'_>) -> String {
 </section>
 <section class="due">
   <p>应缴金额（截至 {today}）</p>
-  <p class="amount" id="amount-due">{amount_due}</p>
+  <p class="amount{amount_class}" id="amount-due">{amount_due}</p>
   <p class="breakdown">电费 {total} · 已缴 {paid} · 违约金 {late_fee}{overdue_days}</p>
 </section>
 <section>
@@ -156,6 +156,7 @@ pub fn render(bill: &BillDetailView, context: &PageContext<'_>) -> String {
         due = escape(&s.due_date),
         today = escape(context.today),
         amount_due = yuan(s.amount_due_fen),
+        amount_class = if s.status == "overdue" { " overdue" } else { "" },
         total = yuan(s.total_fen),
         paid = yuan(s.paid_fen),
         late_fee = yuan(s.late_fee_fen),
