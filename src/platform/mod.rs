@@ -6,3 +6,4 @@ pub mod alipay;
 pub mod credentials;
 pub mod crypto;
 pub mod wechat;
+pub mod wechatpay;
