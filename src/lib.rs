@@ -42,11 +42,8 @@ pub enum StartError {
     Sandbox(String),
 }
 
-/// Storage, cache and secrets, ready for the HTTP server, the workers and the command line. `self_base_url` is where
-/// this instance answers (the sandbox's platforms live there).
-pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: &str) -> Result<AppState, StartError> {
-    let mode = settings.mode();
-    settings.check_credential_files()?;
+/// The database, connected and migrated: all that `ebill migrate` and `ebill import` need.
+pub async fn open_storage(settings: &Settings) -> Result<Database, StartError> {
     let db = Database::connect(
         &settings.database_url(),
         PoolOptions {
@@ -56,6 +53,15 @@ pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: 
     )
     .await?;
     db.migrate().await?;
+    Ok(db)
+}
+
+/// Storage, cache and secrets, ready for the HTTP server, the workers and the command line. `self_base_url` is where
+/// this instance answers (the sandbox's platforms live there).
+pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: &str) -> Result<AppState, StartError> {
+    let mode = settings.mode();
+    settings.check_credential_files()?;
+    let db = open_storage(&settings).await?;
     let cache = cache::connect(settings.redis_url.as_deref(), &settings.cache.key_prefix).await?;
     let feed_secret = match (settings.feed_hmac_secret()?, mode) {
         (Some(secret), _) => Some(secret),

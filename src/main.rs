@@ -2,12 +2,11 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use ebill::clock::SystemClock;
+use ebill::clock::{Clock, SystemClock};
 use ebill::config::{Mode, Settings};
 use ebill::import::ImportKind;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "ebill", version, about = "Backend of an electricity utility's WeChat and Alipay mini-programs")]
@@ -77,23 +76,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    let base = settings.public_base_url();
-    ebill::build_state(settings, Arc::new(SystemClock), &base).await.context("migrating")?;
+    ebill::open_storage(&settings).await.context("migrating")?.close().await;
     tracing::info!("migrations applied");
     Ok(())
 }
 
 async fn import(settings: Settings, kind: Kind, file: PathBuf, quiet: bool) -> anyhow::Result<()> {
-    let base = settings.public_base_url();
-    let state = ebill::build_state(settings, Arc::new(SystemClock), &base).await.context("opening the database")?;
+    let db = ebill::open_storage(&settings).await.context("opening the database")?;
     let kind = match kind {
         Kind::Accounts => ImportKind::Accounts,
         Kind::Bills => ImportKind::Bills,
     };
-    let clock = state.clock.clone();
+    let clock = SystemClock;
     let show_progress = !quiet && std::io::stderr().is_terminal();
     let mut stdout = std::io::stdout();
-    let summary = ebill::import::run(&state.db, kind, &file, move || clock.now_ms(), show_progress, &mut stdout)
+    let summary = ebill::import::run(&db, kind, &file, move || clock.now_ms(), show_progress, &mut stdout)
         .await
         .with_context(|| format!("importing {}", file.display()))?;
     let t = summary.tally;
@@ -108,7 +105,7 @@ async fn import(settings: Settings, kind: Kind, file: PathBuf, quiet: bool) -> a
         t.unchanged,
         t.rejected
     );
-    state.db.close().await;
+    db.close().await;
     Ok(())
 }
 
