@@ -69,19 +69,24 @@ impl AlipayClient {
         self.open_response(&body, method)
     }
 
-    /// [`AlipayClient::call`], once more (re-signed) after a transient failure. Only for calls that are safe to
-    /// repeat: queries, and calls whose second attempt fails cleanly when the first went through.
+    /// [`AlipayClient::call`], and once more after a transient failure. When the retry fails in a way that only
+    /// shows the first attempt reached Alipay after all (`first_went_through`, e.g. an auth code already used), the
+    /// first, transient failure is the true answer.
     pub async fn call_retrying_once(
         &self,
         method: &str,
         biz_content: Option<Value>,
         extra: &[(&str, &str)],
+        first_went_through: impl Fn(&AlipayError) -> bool,
     ) -> Result<Value, AlipayError> {
         match self.call(method, biz_content.clone(), extra).await {
             Err(error) if error.is_transient() => {
                 tracing::warn!(app_id = %self.app_id, method, %error, "Alipay call failed; retrying once");
                 tokio::time::sleep(RETRY_PAUSE).await;
-                self.call(method, biz_content, extra).await
+                match self.call(method, biz_content, extra).await {
+                    Err(second) if first_went_through(&second) => Err(error),
+                    second => second,
+                }
             }
             other => other,
         }

@@ -98,7 +98,7 @@ impl AlipayClient {
             return Err(AlipayError::InvalidCode);
         }
         let extra = [("grant_type", "authorization_code"), ("code", auth_code)];
-        match self.call_retrying_once(OAUTH_TOKEN_METHOD, None, &extra).await {
+        match self.call_retrying_once(OAUTH_TOKEN_METHOD, None, &extra, is_invalid_code).await {
             Ok(node) => user_from_node(node),
             Err(error) if is_invalid_code(&error) => Err(AlipayError::InvalidCode),
             Err(error) => Err(error),

@@ -19,7 +19,12 @@ impl WechatClient {
             Err(error) if error.is_transient() => {
                 tracing::warn!(appid = %self.appid, %error, "WeChat call failed; retrying once");
                 tokio::time::sleep(RETRY_PAUSE).await;
-                self.send_once(build()).await
+                match self.send_once(build()).await {
+                    // The first attempt may have reached WeChat and used the code up before it failed for us:
+                    // the code was not the client's fault, the platform was.
+                    Err(WechatError::InvalidCode) => Err(error),
+                    second => second,
+                }
             }
             other => other,
         }
