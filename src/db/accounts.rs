@@ -105,16 +105,8 @@ async fn insert_many<'a>(
         );
         let mut query = sqlx::query(&sql);
         for account in chunk {
-            query = query
-                .bind(account.account_no.as_str().to_string())
-                .bind(account.holder_name.clone())
-                .bind(account.address.clone())
-                .bind(account.phone.clone())
-                .bind(account.account_type.as_str())
-                .bind(account.supply_unit.clone())
-                .bind(account.content_hash())
-                .bind(now_ms)
-                .bind(now_ms);
+            query =
+                bind_content(query.bind(account.account_no.as_str().to_string()), account).bind(now_ms).bind(now_ms);
         }
         let rows = query.fetch_all(&mut *conn).await?;
         if rows.len() != chunk.len() {
@@ -126,21 +118,27 @@ async fn insert_many<'a>(
 }
 
 async fn update(conn: &mut AnyConnection, account: &Account, now_ms: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let query = sqlx::query(
         "UPDATE accounts SET holder_name = $1, address = $2, phone = $3, account_type = $4, supply_unit = $5, \
          content_hash = $6, updated_at = $7 WHERE account_no = $8",
-    )
-    .bind(account.holder_name.clone())
-    .bind(account.address.clone())
-    .bind(account.phone.clone())
-    .bind(account.account_type.as_str())
-    .bind(account.supply_unit.clone())
-    .bind(account.content_hash())
-    .bind(now_ms)
-    .bind(account.account_no.as_str().to_string())
-    .execute(&mut *conn)
-    .await?;
+    );
+    bind_content(query, account).bind(now_ms).bind(account.account_no.as_str().to_string()).execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Binds the content columns in the order both the INSERT and the UPDATE name them: holder_name, address, phone,
+/// account_type, supply_unit, content_hash.
+fn bind_content<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    account: &Account,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(account.holder_name.clone())
+        .bind(account.address.clone())
+        .bind(account.phone.clone())
+        .bind(account.account_type.as_str())
+        .bind(account.supply_unit.clone())
+        .bind(account.content_hash())
 }
 
 /// The account numbers among `keys` that exist.

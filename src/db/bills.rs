@@ -231,26 +231,8 @@ async fn insert_many(
         let mut query = sqlx::query(&sql);
         for (id, index) in chunk {
             let bill = &bills[*index];
-            query = query
-                .bind(*id)
-                .bind(bill.account_no.as_str().to_string())
-                .bind(bill.period.to_string())
-                .bind(bill.issue_date.to_string())
-                .bind(bill.due_date.to_string())
-                .bind(bill.revision)
-                .bind(bill.meter.start)
-                .bind(bill.meter.end)
-                .bind(bill.meter.multiplier)
-                .bind(bill.usage_kwh)
-                .bind(to_json(&bill.tier_lines))
-                .bind(to_json(&bill.tou_lines))
-                .bind(to_json(&bill.other_charges))
-                .bind(bill.total.value())
-                .bind(bill.paid.value())
-                .bind(bill.status().as_str())
-                .bind(hashes[*index].clone())
-                .bind(now_ms)
-                .bind(now_ms);
+            query = query.bind(*id).bind(bill.account_no.as_str().to_string()).bind(bill.period.to_string());
+            query = bind_content(query, bill, &hashes[*index]).bind(now_ms).bind(now_ms);
         }
         let rows = query.fetch_all(&mut *conn).await?;
         if rows.len() != chunk.len() {
@@ -269,32 +251,40 @@ async fn revise(
     content_hash: &str,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+    let query = sqlx::query(
         "UPDATE bills SET issue_date = $1, due_date = $2, revision = $3, reading_start = $4, reading_end = $5, \
          multiplier = $6, usage_kwh = $7, tier_lines = $8, tou_lines = $9, other_charges = $10, total_fen = $11, \
          paid_fen = $12, status = $13, content_hash = $14, updated_at = $15 \
          WHERE id = $16 AND revision < $17 AND status <> 'paid'",
-    )
-    .bind(bill.issue_date.to_string())
-    .bind(bill.due_date.to_string())
-    .bind(bill.revision)
-    .bind(bill.meter.start)
-    .bind(bill.meter.end)
-    .bind(bill.meter.multiplier)
-    .bind(bill.usage_kwh)
-    .bind(to_json(&bill.tier_lines))
-    .bind(to_json(&bill.tou_lines))
-    .bind(to_json(&bill.other_charges))
-    .bind(bill.total.value())
-    .bind(bill.paid.value())
-    .bind(bill.status().as_str())
-    .bind(content_hash.to_string())
-    .bind(now_ms)
-    .bind(id)
-    .bind(bill.revision)
-    .execute(&mut *conn)
-    .await?;
+    );
+    let result =
+        bind_content(query, bill, content_hash).bind(now_ms).bind(id).bind(bill.revision).execute(&mut *conn).await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Binds the 14 content columns, in the order both the INSERT and the UPDATE name them: issue_date, due_date,
+/// revision, readings (start, end, multiplier), usage_kwh, the three line lists, total_fen, paid_fen, status and
+/// content_hash.
+fn bind_content<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    bill: &Bill,
+    content_hash: &str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(bill.issue_date.to_string())
+        .bind(bill.due_date.to_string())
+        .bind(bill.revision)
+        .bind(bill.meter.start)
+        .bind(bill.meter.end)
+        .bind(bill.meter.multiplier)
+        .bind(bill.usage_kwh)
+        .bind(to_json(&bill.tier_lines))
+        .bind(to_json(&bill.tou_lines))
+        .bind(to_json(&bill.other_charges))
+        .bind(bill.total.value())
+        .bind(bill.paid.value())
+        .bind(bill.status().as_str())
+        .bind(content_hash.to_string())
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

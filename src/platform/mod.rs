@@ -5,5 +5,6 @@
 pub mod alipay;
 pub mod credentials;
 pub mod crypto;
+pub mod http;
 pub mod wechat;
 pub mod wechatpay;

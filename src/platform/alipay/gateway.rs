@@ -126,6 +126,7 @@ mod tests {
     use super::*;
     use crate::platform::credentials::AlipayCredentials;
     use crate::platform::crypto::alipay_sign::request_sign_content;
+    use crate::platform::crypto::openssl_cli;
     use crate::platform::crypto::rsa_keys::test_keys::*;
     use crate::platform::crypto::rsa_keys::{RsaSigningKey, RsaVerifyingKey};
     use serde_json::json;
@@ -202,21 +203,8 @@ mod tests {
     #[test]
     fn the_request_signature_equals_a_fresh_openssl_run_when_available() {
         use base64::Engine as _;
-        use std::io::Write as _;
-        use std::process::{Command, Stdio};
-        let child = Command::new("openssl")
-            .args(["dgst", "-sha256", "-sign", FIXTURE_PATH_PKCS8])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn();
-        let Ok(mut child) = child else {
-            eprintln!("openssl is not on PATH: the hard-coded signature stands alone");
-            return;
-        };
-        child.stdin.take().expect("stdin").write_all(SIGN_STRING.as_bytes()).expect("write");
-        let output = child.wait_with_output().expect("openssl runs");
-        assert!(output.status.success(), "openssl failed: {output:?}");
-        let openssl = base64::engine::general_purpose::STANDARD.encode(output.stdout);
+        let Some(signature) = openssl_cli::sign_with_fixture_key(SIGN_STRING.as_bytes()) else { return };
+        let openssl = base64::engine::general_purpose::STANDARD.encode(signature);
         assert_eq!(param(&oauth_params(), "sign"), Some(openssl.as_str()));
     }
 

@@ -8,5 +8,7 @@
 pub mod aes_cbc;
 pub mod aes_gcm;
 pub mod alipay_sign;
+#[cfg(test)]
+pub(crate) mod openssl_cli;
 pub mod rsa_keys;
 pub mod rsa_sign;

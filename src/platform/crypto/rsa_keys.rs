@@ -252,7 +252,6 @@ pub(crate) mod test_keys {
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test_rsa_cert.pem"));
     /// The certificate was made with `-set_serial 0xC7A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3`.
     pub const CERTIFICATE_SERIAL: &str = "C7A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3";
-    pub const FIXTURE_PATH_PKCS8: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test_rsa_pkcs8.pem");
 
     /// What Alipay's key tool prints: the PEM body on one line, no BEGIN/END lines.
     pub fn bare_base64(pem: &str) -> String {

@@ -99,21 +99,8 @@ mod tests {
 
     #[test]
     fn signature_equals_a_fresh_openssl_run_when_available() {
-        use std::io::Write as _;
-        use std::process::{Command, Stdio};
-        let child = Command::new("openssl")
-            .args(["dgst", "-sha256", "-sign", FIXTURE_PATH_PKCS8])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn();
-        let Ok(mut child) = child else {
-            eprintln!("openssl is not on PATH: the hard-coded signature stands alone");
-            return;
-        };
-        child.stdin.take().expect("stdin").write_all(MESSAGE.as_bytes()).expect("write");
-        let output = child.wait_with_output().expect("openssl runs");
-        assert!(output.status.success(), "openssl failed: {output:?}");
-        assert_eq!(signing_key().sign_sha256(MESSAGE.as_bytes()).expect("signs"), output.stdout);
+        let Some(openssl) = super::super::openssl_cli::sign_with_fixture_key(MESSAGE.as_bytes()) else { return };
+        assert_eq!(signing_key().sign_sha256(MESSAGE.as_bytes()).expect("signs"), openssl);
     }
 
     #[test]

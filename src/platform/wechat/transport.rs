@@ -3,6 +3,7 @@
 //! they never reach an error message or a log line.
 
 use super::{WechatClient, WechatError};
+use crate::platform::http::{send_bounded, HttpFailure};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -31,35 +32,12 @@ impl WechatClient {
     }
 
     async fn send_once(&self, request: reqwest::RequestBuilder) -> Result<Value, WechatError> {
-        let mut response = request.timeout(self.timeout).send().await.map_err(transport_error)?;
-        let status = response.status();
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(WechatError::Unavailable(format!("HTTP {}", status.as_u16())));
-        }
-        if !status.is_success() {
-            return Err(WechatError::MalformedResponse(format!("HTTP {}", status.as_u16())));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(WechatError::MalformedResponse(format!("the body exceeds {MAX_BODY_BYTES} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = send_bounded(request, self.timeout, MAX_BODY_BYTES).await.map_err(|failure| match failure {
+            HttpFailure::Unavailable(why) => WechatError::Unavailable(why),
+            HttpFailure::Malformed(why) => WechatError::MalformedResponse(why),
+        })?;
         decode_reply(&body)
     }
-}
-
-/// A transport failure, described without the URL (it holds a secret).
-fn transport_error(error: reqwest::Error) -> WechatError {
-    let what = if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        format!("transport error: {}", error.without_url())
-    };
-    WechatError::Unavailable(what)
 }
 
 /// Decodes a reply: a JSON object whose `errcode` (absent means 0) says whether it succeeded. WeChat sends

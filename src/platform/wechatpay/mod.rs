@@ -18,9 +18,6 @@ pub mod platform_signing;
 pub mod resource;
 pub mod signing;
 
-#[cfg(test)]
-mod openssl_cli;
-
 pub use nonce::{resource_nonce, signature_nonce};
 pub use notify::{verify_signature, NotifyError, SignedHeaders};
 pub use pay_sign::{request_payment, PaySignError, RequestPayment};

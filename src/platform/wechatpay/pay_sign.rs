@@ -78,8 +78,8 @@ pub fn request_payment(
 
 #[cfg(test)]
 mod tests {
-    use super::super::openssl_cli;
     use super::*;
+    use crate::platform::crypto::openssl_cli;
     use crate::platform::crypto::rsa_keys::test_keys::{PKCS8_PEM, PUBLIC_PEM};
     use crate::platform::crypto::rsa_keys::RsaVerifyingKey;
     use base64::engine::general_purpose::STANDARD;

@@ -76,8 +76,8 @@ fn check_quotable(name: &'static str, value: &str) -> Result<(), RequestSignErro
 
 #[cfg(test)]
 mod tests {
-    use super::super::openssl_cli;
     use super::*;
+    use crate::platform::crypto::openssl_cli;
     use crate::platform::crypto::rsa_keys::test_keys::{PKCS8_PEM, PUBLIC_PEM};
     use crate::platform::crypto::rsa_keys::RsaVerifyingKey;
 
