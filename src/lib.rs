@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod feed;
 pub mod import;
+pub mod jobs;
 pub mod metrics;
 pub mod platform;
 pub mod sandbox;

@@ -7,6 +7,7 @@ pub mod bills;
 pub mod bindings;
 pub mod feed_requests;
 pub mod ids;
+pub mod jobs;
 pub mod refresh_tokens;
 mod sql;
 pub mod users;

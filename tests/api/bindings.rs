@@ -107,7 +107,11 @@ async fn concurrent_guesses_cannot_slip_past_the_limit() {
         futures_util::future::join_all(attempts).await.iter().map(|r| r.status().as_u16()).collect();
     let evaluated = statuses.iter().filter(|s| **s == 422).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!((evaluated, limited), (5, 15), "{statuses:?}");
+    // At most five guesses are ever checked; on an overloaded machine a request may also time out (503), which
+    // must not count as a checked guess either.
+    assert!(evaluated <= 5 && limited >= 10, "{statuses:?}");
+    assert!(statuses.iter().all(|s| [422, 429, 503].contains(s)), "{statuses:?}");
+    assert_eq!(app.count("bindings").await, 0);
 }
 
 #[tokio::test]

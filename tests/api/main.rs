@@ -10,6 +10,7 @@ mod feed_bills;
 mod feed_signature;
 mod helpers;
 mod import;
+mod job_queue;
 mod ops;
 mod platform_login;
 mod production_mode;
