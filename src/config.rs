@@ -517,6 +517,12 @@ impl Settings {
                     .into(),
             ));
         }
+        if self.mode() == Mode::Production
+            && !self.public_base_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        {
+            // Links put in messages and SMS (e-bills, and later notify URLs) must name the public HTTPS address.
+            return Err(ConfigError::Invalid("production needs public_base_url, an https:// address".into()));
+        }
         if self.mode() == Mode::Production && self.sessions.customer_keys.is_empty() {
             return Err(ConfigError::Invalid("production needs sessions.customer_keys (JWT signing keys)".into()));
         }
@@ -651,7 +657,7 @@ mod tests {
         let settings: Settings =
             toml::from_str("[wechat]\nappid = \"wx123\"\napp_secret_file = \"certs/wechat_app_secret\"\n").unwrap();
         assert_eq!(settings.mode(), Mode::Production);
-        assert!(settings.check().is_err(), "production needs JWT keys");
+        assert!(settings.check().is_err(), "production needs JWT keys and a public https address");
         let half: Settings = toml::from_str("[wechat]\nappid = \"wx123\"\n").unwrap();
         assert!(half.check().is_err());
     }

@@ -54,9 +54,10 @@ pub fn ensure_json_body<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
-    // JSON errors are already what API clients expect; HTML refusals are pages meant for people.
-    if is_json {
+        .is_some_and(|v| v.starts_with("application/json"));
+    // The e-bill page's refusals are HTML pages meant for people; everything else answers JSON.
+    let is_page = response.request().path().starts_with("/e-bill/");
+    if is_json || is_page {
         return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();

@@ -1,7 +1,7 @@
 //! Reading bills back for the customer's views: one bill, an account's bills newest first with a cursor, and the
 //! monthly usage series. (The feed's batch writes live in `bills.rs`.)
 
-use crate::domain::account::AccountNo;
+use crate::domain::account::{AccountNo, AccountType};
 use crate::domain::bill::{Bill, BillStatus, MeterReading};
 use crate::domain::calendar::{parse_date, BillingPeriod};
 use crate::domain::money::Fen;
@@ -60,6 +60,28 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredBill, sqlx::Error> {
     })
 }
 
+/// Bill `id` and its account's type, only when `user_id` is bound to the account: one query, so that a bill that
+/// is not the user's and one that does not exist cost the same.
+pub async fn find_for_user(
+    pool: &AnyPool,
+    id: i64,
+    user_id: i64,
+) -> Result<Option<(StoredBill, AccountType)>, sqlx::Error> {
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("b.{c}")).collect();
+    let sql = format!(
+        "SELECT {}, a.account_type FROM bills b \
+         JOIN bindings g ON g.account_no = b.account_no AND g.user_id = $2 \
+         JOIN accounts a ON a.account_no = b.account_no WHERE b.id = $1",
+        columns.join(", ")
+    );
+    let row = sqlx::query(&sql).bind(id).bind(user_id).fetch_optional(pool).await?;
+    row.map(|row| {
+        let account_type: String = row.try_get("account_type")?;
+        Ok((from_row(&row)?, AccountType::parse(&account_type).map_err(|_| bad("account type"))?))
+    })
+    .transpose()
+}
+
 pub async fn find(pool: &AnyPool, id: i64) -> Result<Option<StoredBill>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM bills WHERE id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
@@ -78,10 +100,16 @@ pub struct BillFilter {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
-    Unpaid,
-    PartiallyPaid,
+    /// Nothing paid and not yet overdue on `today` (a Beijing date): the bills the views label `unpaid`.
+    Unpaid {
+        today: chrono::NaiveDate,
+    },
+    /// Partly paid and not yet overdue on `today`.
+    PartiallyPaid {
+        today: chrono::NaiveDate,
+    },
     Paid,
-    /// Not fully paid and past the due date on `today` (a `YYYY-MM-DD` Beijing date).
+    /// Not fully paid and past the due date on `today`.
     Overdue {
         today: chrono::NaiveDate,
     },
@@ -101,8 +129,12 @@ pub async fn list_for_account(
         sql.push_str(&clause.replace("$?", &format!("${}", args.len())));
     };
     match filter.status {
-        Some(StatusFilter::Unpaid) => push(" AND status = $?", "unpaid".into(), &mut args),
-        Some(StatusFilter::PartiallyPaid) => push(" AND status = $?", "partially_paid".into(), &mut args),
+        Some(StatusFilter::Unpaid { today }) => {
+            push(" AND status = 'unpaid' AND due_date >= $?", today.to_string(), &mut args)
+        }
+        Some(StatusFilter::PartiallyPaid { today }) => {
+            push(" AND status = 'partially_paid' AND due_date >= $?", today.to_string(), &mut args)
+        }
         Some(StatusFilter::Paid) => push(" AND status = $?", "paid".into(), &mut args),
         Some(StatusFilter::Overdue { today }) => {
             push(" AND status <> 'paid' AND due_date < $?", today.to_string(), &mut args)
@@ -131,6 +163,16 @@ pub async fn unpaid_for_account(pool: &AnyPool, account_no: &AccountNo) -> Resul
         format!("SELECT {COLUMNS} FROM bills WHERE account_no = $1 AND status <> 'paid' ORDER BY due_date, period");
     let rows = sqlx::query(&sql).bind(account_no.as_str().to_string()).fetch_all(pool).await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The account's latest billing period, if it has any bill.
+pub async fn latest_period(pool: &AnyPool, account_no: &AccountNo) -> Result<Option<BillingPeriod>, sqlx::Error> {
+    let row = sqlx::query("SELECT MAX(period) AS period FROM bills WHERE account_no = $1")
+        .bind(account_no.as_str().to_string())
+        .fetch_one(pool)
+        .await?;
+    let period: Option<String> = row.try_get("period")?;
+    Ok(period.and_then(|p| BillingPeriod::parse(&p)))
 }
 
 /// The account's most recent bill with money paid against it, per the marketing system's records.

@@ -28,9 +28,10 @@ pub enum JobError {
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Jobs claimed at a time.
+    /// Jobs claimed at a time, at most `concurrency` (more would wait out their lease in the worker's backlog).
     pub batch: usize,
-    /// How long a claim holds its jobs; longer than the slowest handler of a batch, or jobs run twice.
+    /// How long a claim holds its jobs; longer than the slowest handler, or a job runs twice (a handler that may
+    /// take longer calls `queue::extend`).
     pub lease: Duration,
     /// The wait when no job is due (and after a database error).
     pub idle_sleep: Duration,
@@ -42,7 +43,7 @@ pub struct WorkerOptions {
 impl Default for WorkerOptions {
     fn default() -> WorkerOptions {
         WorkerOptions {
-            batch: 50,
+            batch: 8,
             lease: Duration::from_secs(120),
             idle_sleep: Duration::from_secs(1),
             concurrency: 8,
@@ -77,7 +78,8 @@ enum Outcome {
     Error,
 }
 
-/// Works `queue` until `shutdown` turns true (or its sender is dropped): claims up to `options.batch` due jobs, runs
+/// Works `queue` until `shutdown` turns true (or its sender is dropped): claims up to `options.batch` (and never more
+/// than `options.concurrency`) due jobs, runs
 /// `handler` on them with at most `options.concurrency` at once, completes or fails each, and sleeps
 /// `options.idle_sleep` when nothing is due. On shutdown the running handlers finish and the claimed jobs not yet
 /// started are given back. `owner` names this loop's leases and must be unique to it ([`queue::worker_owner`]).
@@ -98,7 +100,10 @@ where
 {
     let mut report = WorkerReport::default();
     while !stopping(&shutdown) {
-        let claimed = queue::claim(db, queue_name, owner, options.batch.max(1), options.lease, clock.now_ms()).await;
+        // Claim no more than can run at once: every claimed job starts at once, so no job waits out its lease in
+        // the worker's own backlog (and gets claimed and run again by another worker meanwhile).
+        let take = options.batch.min(options.concurrency).max(1);
+        let claimed = queue::claim(db, queue_name, owner, take, options.lease, clock.now_ms()).await;
         let jobs = match claimed {
             Ok(jobs) => jobs,
             Err(error) => {

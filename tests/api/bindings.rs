@@ -109,7 +109,7 @@ async fn concurrent_guesses_cannot_slip_past_the_limit() {
     let limited = statuses.iter().filter(|s| **s == 429).count();
     // At most five guesses are ever checked; on an overloaded machine a request may also time out (503), which
     // must not count as a checked guess either.
-    assert!(evaluated <= 5 && limited >= 10, "{statuses:?}");
+    assert!((1..=5).contains(&evaluated) && limited >= 10, "{statuses:?}");
     assert!(statuses.iter().all(|s| [422, 429, 503].contains(s)), "{statuses:?}");
     assert_eq!(app.count("bindings").await, 0);
 }

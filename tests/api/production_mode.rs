@@ -18,6 +18,7 @@ async fn production_mode_serves_no_sandbox_and_seeds_nothing() {
         s.wechat.api_base_url = Some("http://127.0.0.1:9".into());
         s.sessions.customer_keys = vec![KeyFile { id: "2026-12".into(), file: jwt.clone() }];
         s.demo.seed = true;
+        s.public_base_url = Some("https://ebill.example.com".into());
     })
     .await;
     assert_eq!(app.state.mode, ebill::config::Mode::Production);
@@ -29,4 +30,14 @@ async fn production_mode_serves_no_sandbox_and_seeds_nothing() {
     // Alipay is not configured here: its login says so instead of failing obscurely.
     let alipay = app.post_json("/api/v1/auth/alipay/login", &json!({"auth_code": "x"})).await;
     assert_eq!(alipay.status(), 503);
+}
+
+#[tokio::test]
+async fn production_needs_a_public_https_address() {
+    let mut settings = ebill::config::Settings::default();
+    settings.wechat.appid = Some("wx0123456789abcdef".into());
+    settings.wechat.app_secret_file = Some("certs/wechat_app_secret".into());
+    settings.sessions.customer_keys = vec![KeyFile { id: "k".into(), file: "certs/jwt.key".into() }];
+    settings.public_base_url = Some("http://ebill.example.com".into());
+    assert!(settings.check().unwrap_err().to_string().contains("public_base_url"));
 }

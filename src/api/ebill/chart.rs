@@ -15,7 +15,8 @@ pub fn usage_svg(history: &UsageHistory) -> String {
     let count = history.months.len().max(1) as i64;
     let slot = WIDTH / count;
     let bar = (slot / 3).max(2);
-    let height = |kwh: i64| (kwh * (PLOT_BOTTOM - PLOT_TOP)) / max;
+    // i128: a meter with a large multiplier can read billions of kWh.
+    let height = |kwh: i64| ((kwh as i128 * (PLOT_BOTTOM - PLOT_TOP) as i128) / max as i128) as i64;
     let mut svg = String::new();
     let _ = write!(
         svg,

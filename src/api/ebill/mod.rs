@@ -104,7 +104,8 @@ async fn render(state: &AppState, id: &str, query: &LinkQuery) -> Result<String,
         .account;
     let today = beijing_date(now_ms);
     let view = detail(&stored, assess(&state.late_fee_rules, account.account_type, &stored, today));
-    let usage = usage_history(state, &stored.bill.account_no, 12).await.map_err(|e| {
+    // The chart ends with this bill's own month: the link shows nothing issued after it.
+    let usage = usage_history(state, &stored.bill.account_no, Some(stored.bill.period), 12).await.map_err(|e| {
         logged(&e);
         None
     })?;

@@ -72,8 +72,8 @@ pub async fn list(
     let invalid = |what: &str| ApiError::bad_request("INVALID_QUERY", what.to_string());
     let status = match query.status.as_deref() {
         None => None,
-        Some("unpaid") => Some(StatusFilter::Unpaid),
-        Some("partially_paid") => Some(StatusFilter::PartiallyPaid),
+        Some("unpaid") => Some(StatusFilter::Unpaid { today }),
+        Some("partially_paid") => Some(StatusFilter::PartiallyPaid { today }),
         Some("paid") => Some(StatusFilter::Paid),
         Some("overdue") => Some(StatusFilter::Overdue { today }),
         Some(_) => return Err(invalid("status is unpaid, partially_paid, paid or overdue")),
@@ -117,14 +117,11 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(detail(&stored, assess(&state.late_fee_rules, account_type, &stored, today))))
 }
 
-/// The bill `id`, when the user is bound to its account; 404 otherwise.
+/// The bill `id`, when the user is bound to its account; 404 otherwise, in the same time as for a missing bill.
 pub async fn bound_bill(state: &AppState, user_id: i64, id: &str) -> Result<(StoredBill, AccountType), ApiError> {
     let no_such_bill = || ApiError::not_found("no such bill");
     let id: i64 = id.parse().map_err(|_| no_such_bill())?;
-    let stored = bill_reads::find(state.db.pool(), id).await?.ok_or_else(no_such_bill)?;
-    let (_, account_type) =
-        bound_account(state, user_id, stored.bill.account_no.as_str()).await.map_err(|_| no_such_bill())?;
-    Ok((stored, account_type))
+    bill_reads::find_for_user(state.db.pool(), id, user_id).await?.ok_or_else(no_such_bill)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -231,19 +228,26 @@ pub async fn usage(
     if !(1..=36).contains(&months) {
         return Err(ApiError::bad_request("INVALID_QUERY", "months is between 1 and 36"));
     }
-    Ok(HttpResponse::Ok().json(usage_history(&state, &account_no, months).await?))
+    Ok(HttpResponse::Ok().json(usage_history(&state, &account_no, None, months).await?))
 }
 
-/// The `months` periods up to the last billed one (or last month), each beside the same month a year earlier.
-pub async fn usage_history(state: &AppState, account_no: &AccountNo, months: i32) -> Result<UsageHistory, ApiError> {
+/// The `months` periods up to `end` (default: the last billed one, or last month), each beside the same month a
+/// year earlier.
+pub async fn usage_history(
+    state: &AppState,
+    account_no: &AccountNo,
+    end: Option<BillingPeriod>,
+    months: i32,
+) -> Result<UsageHistory, ApiError> {
     let today = beijing_date(state.now_ms());
     let fallback = BillingPeriod::of_date(today).and_then(|p| p.plus_months(-1));
-    let last = bill_reads::list_for_account(state.db.pool(), account_no, &BillFilter::default(), 1)
-        .await?
-        .first()
-        .map(|s| s.bill.period)
-        .or(fallback)
-        .ok_or_else(|| ApiError::internal("no billing period"))?;
+    let last = match end {
+        Some(end) => end,
+        None => bill_reads::latest_period(state.db.pool(), account_no)
+            .await?
+            .or(fallback)
+            .ok_or_else(|| ApiError::internal("no billing period"))?,
+    };
     let first = last.plus_months(-(months - 1)).ok_or_else(|| ApiError::internal("period out of range"))?;
     let since = first.plus_months(-12).unwrap_or(first);
     let series = bill_reads::usage_since(state.db.pool(), account_no, since).await?;
