@@ -4,7 +4,7 @@
 use crate::db::bill_reads::StoredBill;
 use crate::domain::account::AccountType;
 use crate::domain::bill::{BillStatus, OtherCharge, TierLine, TouLine};
-use crate::domain::late_fee::{late_fee, LateFeeRules};
+use crate::domain::late_fee::{amount_due_now, late_fee, LateFeeRules};
 use crate::domain::money::Fen;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,8 @@ pub struct ChargeView {
 /// What today adds to a stored bill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Assessment {
+    /// What is still unpaid of the amount billed.
+    pub principal: Fen,
     pub late_fee: Fen,
     pub amount_due: Fen,
     pub days_overdue: i64,
@@ -87,14 +89,21 @@ pub struct Assessment {
 /// before it (in the customer's favour, and the marketing system's own fee stays authoritative).
 pub fn assess(rules: &LateFeeRules, account_type: AccountType, stored: &StoredBill, today: NaiveDate) -> Assessment {
     let bill = &stored.bill;
-    let principal = bill.total.checked_sub(bill.paid).unwrap_or(Fen::ZERO).max(Fen::ZERO);
+    let principal = amount_due_now(bill.total, bill.paid, Fen::ZERO);
     if stored.status == BillStatus::Paid || principal == Fen::ZERO {
-        return Assessment { late_fee: Fen::ZERO, amount_due: Fen::ZERO, days_overdue: 0, overdue: false };
+        return Assessment {
+            principal: Fen::ZERO,
+            late_fee: Fen::ZERO,
+            amount_due: Fen::ZERO,
+            days_overdue: 0,
+            overdue: false,
+        };
     }
     let fee = late_fee(rules, account_type, principal, bill.due_date, &[], today);
     Assessment {
+        principal,
         late_fee: fee.amount,
-        amount_due: principal.checked_add(fee.amount).unwrap_or(principal),
+        amount_due: amount_due_now(bill.total, bill.paid, fee.amount),
         days_overdue: fee.days_overdue,
         overdue: today > bill.due_date,
     }

@@ -168,8 +168,8 @@ pub async fn account_summary(
     let mut fees = Fen::ZERO;
     for stored in &unpaid {
         let assessment = assess(&state.late_fee_rules, account_type, stored, today);
-        let owed = assessment.amount_due.checked_sub(assessment.late_fee).unwrap_or(Fen::ZERO);
-        principal = principal.checked_add(owed).ok_or_else(|| ApiError::internal("arrears overflow"))?;
+        principal =
+            principal.checked_add(assessment.principal).ok_or_else(|| ApiError::internal("arrears overflow"))?;
         fees = fees.checked_add(assessment.late_fee).ok_or_else(|| ApiError::internal("arrears overflow"))?;
     }
     let last_payment = bill_reads::last_paid(state.db.pool(), &account_no).await?.map(|s| LastPayment {
@@ -178,12 +178,13 @@ pub async fn account_summary(
         paid_fen: s.bill.paid.value(),
         recorded_at: s.updated_at,
     });
+    let total_due = principal.checked_add(fees).ok_or_else(|| ApiError::internal("arrears overflow"))?;
     Ok(HttpResponse::Ok().json(AccountSummary {
         account_no: account_no.to_string(),
         unpaid_bills: unpaid.len() as i64,
         principal_fen: principal.value(),
         late_fee_fen: fees.value(),
-        total_due_fen: principal.checked_add(fees).unwrap_or(principal).value(),
+        total_due_fen: total_due.value(),
         next_due_date: unpaid.iter().map(|s| s.bill.due_date).min().map(|d| d.to_string()),
         last_payment,
     }))
