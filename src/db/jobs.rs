@@ -326,18 +326,20 @@ fn candidates(db: &Database, select: &str) -> String {
 
 const HELD: &str = "id = $1 AND state = 'leased' AND lease_owner = $2 AND attempts = $3";
 
+/// Binds `$1..$3` of [`HELD`]: the lease a worker must still hold for its update to apply.
+fn bind_held<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    lease: &Lease,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query.bind(lease.job_id).bind(lease.owner.clone()).bind(lease.attempt)
+}
+
 /// Marks the job done; false when the lease is no longer held (nothing changed).
 pub async fn complete(db: &Database, lease: &Lease, now_ms: i64) -> Result<bool, sqlx::Error> {
     let sql = format!(
         "UPDATE jobs SET state = 'done', lease_owner = NULL, leased_until = NULL, updated_at = $4 WHERE {HELD}"
     );
-    let done = sqlx::query(&sql)
-        .bind(lease.job_id)
-        .bind(lease.owner.clone())
-        .bind(lease.attempt)
-        .bind(now_ms)
-        .execute(db.pool())
-        .await?;
+    let done = bind_held(sqlx::query(&sql), lease).bind(now_ms).execute(db.pool()).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -358,10 +360,7 @@ pub async fn fail(
          lease_owner = NULL, leased_until = NULL, last_error = $6, updated_at = $7 \
          WHERE {HELD} RETURNING state, run_at"
     );
-    let row = sqlx::query(&sql)
-        .bind(lease.job_id)
-        .bind(lease.owner.clone())
-        .bind(lease.attempt)
+    let row = bind_held(sqlx::query(&sql), lease)
         .bind(i64::from(permanent))
         .bind(retry_at)
         .bind(error.to_string())
@@ -382,27 +381,14 @@ pub async fn release(db: &Database, lease: &Lease, now_ms: i64) -> Result<bool, 
         "UPDATE jobs SET state = 'pending', attempts = attempts - 1, lease_owner = NULL, leased_until = NULL, \
          updated_at = $4 WHERE {HELD}"
     );
-    let released = sqlx::query(&sql)
-        .bind(lease.job_id)
-        .bind(lease.owner.clone())
-        .bind(lease.attempt)
-        .bind(now_ms)
-        .execute(db.pool())
-        .await?;
+    let released = bind_held(sqlx::query(&sql), lease).bind(now_ms).execute(db.pool()).await?;
     Ok(released.rows_affected() == 1)
 }
 
 /// Moves the lease's end to `leased_until`, for a handler that needs longer; false when the lease is lost.
 pub async fn extend(db: &Database, lease: &Lease, leased_until: i64, now_ms: i64) -> Result<bool, sqlx::Error> {
     let sql = format!("UPDATE jobs SET leased_until = $4, updated_at = $5 WHERE {HELD}");
-    let extended = sqlx::query(&sql)
-        .bind(lease.job_id)
-        .bind(lease.owner.clone())
-        .bind(lease.attempt)
-        .bind(leased_until)
-        .bind(now_ms)
-        .execute(db.pool())
-        .await?;
+    let extended = bind_held(sqlx::query(&sql), lease).bind(leased_until).bind(now_ms).execute(db.pool()).await?;
     Ok(extended.rows_affected() == 1)
 }
 
