@@ -30,6 +30,8 @@ pub enum RefreshError {
     Invalid,
     #[error("the refresh token was already used; every session of its family is revoked")]
     Reused,
+    #[error("the access token could not be signed")]
+    Signing,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -59,13 +61,13 @@ async fn issue(
     family_id: i64,
     lifetimes: Lifetimes,
     now_ms: i64,
-) -> Result<IssuedSession, sqlx::Error> {
+) -> Result<IssuedSession, RefreshError> {
     let refresh_token = new_refresh_token();
     let expires_at = now_ms + lifetimes.refresh_secs * 1000;
     refresh_tokens::insert(conn, &hash(&refresh_token), user_id, family_id, expires_at, now_ms).await?;
     Ok(IssuedSession {
         user_id,
-        access_token: keys.issue(user_id, scope, now_ms, lifetimes.access_secs),
+        access_token: keys.issue(user_id, scope, now_ms, lifetimes.access_secs).map_err(|_| RefreshError::Signing)?,
         expires_in: lifetimes.access_secs,
         refresh_token,
     })
@@ -79,7 +81,7 @@ pub async fn start(
     scope: &str,
     lifetimes: Lifetimes,
     now_ms: i64,
-) -> Result<IssuedSession, sqlx::Error> {
+) -> Result<IssuedSession, RefreshError> {
     let mut tx = db.begin_write().await?;
     let session = issue(&mut tx, keys, user_id, scope, next_id(now_ms), lifetimes, now_ms).await?;
     tx.commit().await?;

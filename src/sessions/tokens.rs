@@ -31,6 +31,8 @@ pub enum TokenError {
     Invalid,
     #[error("the token has expired")]
     Expired,
+    #[error("the token could not be signed")]
+    Signing,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +67,7 @@ impl TokenKeys {
     }
 
     /// A token for `subject`, valid `ttl_secs` from `now_ms`.
-    pub fn issue(&self, subject: i64, scope: &str, now_ms: i64, ttl_secs: i64) -> String {
+    pub fn issue(&self, subject: i64, scope: &str, now_ms: i64, ttl_secs: i64) -> Result<String, TokenError> {
         let (kid, key) = &self.keys[0];
         let now = now_ms.div_euclid(1000);
         let claims = Claims {
@@ -77,8 +79,7 @@ impl TokenKeys {
             scope: scope.into(),
         };
         let header = Header { kid: Some(kid.clone()), ..Header::new(Algorithm::HS256) };
-        // HS256 over serialisable claims cannot fail.
-        encode(&header, &claims, &EncodingKey::from_secret(key.expose())).unwrap_or_default()
+        encode(&header, &claims, &EncodingKey::from_secret(key.expose())).map_err(|_| TokenError::Signing)
     }
 
     /// The claims of a valid, unexpired token of this audience.
@@ -121,24 +122,24 @@ mod tests {
 
     #[test]
     fn a_fresh_token_verifies() {
-        let token = customer().issue(42, "wechat", NOW, 3600);
+        let token = customer().issue(42, "wechat", NOW, 3600).unwrap();
         let claims = customer().verify(&token, NOW + 1000).unwrap();
         assert_eq!((claims.sub.as_str(), claims.scope.as_str()), ("42", "wechat"));
     }
 
     #[test]
     fn an_expired_token_is_refused() {
-        let token = customer().issue(42, "wechat", NOW, 3600);
+        let token = customer().issue(42, "wechat", NOW, 3600).unwrap();
         assert_eq!(customer().verify(&token, NOW + 3600 * 1000), Err(TokenError::Expired));
     }
 
     #[test]
     fn another_audience_or_key_is_refused() {
-        let staff = keys(STAFF_AUDIENCE, "k1", &[7u8; 32]).issue(42, "admin", NOW, 3600);
+        let staff = keys(STAFF_AUDIENCE, "k1", &[7u8; 32]).issue(42, "admin", NOW, 3600).unwrap();
         assert_eq!(customer().verify(&staff, NOW), Err(TokenError::Invalid));
-        let other_key = keys(CUSTOMER_AUDIENCE, "k1", &[8u8; 32]).issue(42, "wechat", NOW, 3600);
+        let other_key = keys(CUSTOMER_AUDIENCE, "k1", &[8u8; 32]).issue(42, "wechat", NOW, 3600).unwrap();
         assert_eq!(customer().verify(&other_key, NOW), Err(TokenError::Invalid));
-        let unknown_kid = keys(CUSTOMER_AUDIENCE, "k9", &[7u8; 32]).issue(42, "wechat", NOW, 3600);
+        let unknown_kid = keys(CUSTOMER_AUDIENCE, "k9", &[7u8; 32]).issue(42, "wechat", NOW, 3600).unwrap();
         assert_eq!(customer().verify(&unknown_kid, NOW), Err(TokenError::Invalid));
     }
 
@@ -156,14 +157,14 @@ mod tests {
 
     #[test]
     fn rotated_keys_keep_old_tokens_valid() {
-        let old = customer().issue(42, "wechat", NOW, 3600);
+        let old = customer().issue(42, "wechat", NOW, 3600).unwrap();
         let rotated = TokenKeys::new(
             CUSTOMER_AUDIENCE,
             vec![("k2".into(), Secret::new(vec![9u8; 32])), ("k1".into(), Secret::new(vec![7u8; 32]))],
         )
         .unwrap();
         assert!(rotated.verify(&old, NOW).is_ok());
-        let new = rotated.issue(42, "wechat", NOW, 3600);
+        let new = rotated.issue(42, "wechat", NOW, 3600).unwrap();
         assert_eq!(decode_header(&new).unwrap().kid.as_deref(), Some("k2"));
     }
 

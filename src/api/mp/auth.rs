@@ -35,7 +35,9 @@ fn authenticate(req: &HttpRequest) -> Result<CustomerAuth, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("MISSING_TOKEN", "send Authorization: Bearer <access token>"))?;
     let claims = state.customer_tokens.verify(token, state.now_ms()).map_err(|e| match e {
         TokenError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "the access token has expired; refresh it"),
-        TokenError::Invalid => ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid"),
+        TokenError::Invalid | TokenError::Signing => {
+            ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid")
+        }
     })?;
     let user_id =
         claims.sub.parse().map_err(|_| ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid"))?;

@@ -2,7 +2,7 @@
 //! `POST /api/v1/auth/alipay/login {auth_code}` (the code of `my.getAuthCode`). The platform names the user; we keep
 //! the identity and answer with our own session.
 
-use super::session::{lifetimes, session_response, SessionResponse};
+use super::session::{lifetimes, session_error, session_response, SessionResponse};
 use crate::db::users::{self, PlatformLogin};
 use crate::domain::user::Platform;
 use crate::error::{ApiError, ErrorBody};
@@ -74,7 +74,8 @@ async fn start_session(state: &AppState, login: PlatformLogin) -> Result<Session
     let user = users::record_login(state.db.pool(), &login, now_ms).await?;
     let session =
         refresh::start(&state.db, &state.customer_tokens, user.id, user.platform.as_str(), lifetimes(state), now_ms)
-            .await?;
+            .await
+            .map_err(session_error)?;
     Ok(session_response(session, &user))
 }
 

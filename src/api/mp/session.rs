@@ -40,6 +40,18 @@ pub fn lifetimes(state: &AppState) -> Lifetimes {
     Lifetimes { access_secs: sessions.access_ttl_secs as i64, refresh_secs: sessions.refresh_ttl_days as i64 * 86_400 }
 }
 
+/// The answer for a session that could not be started or rotated.
+pub fn session_error(error: RefreshError) -> ApiError {
+    match error {
+        RefreshError::Invalid => ApiError::unauthorized("INVALID_REFRESH_TOKEN", "the refresh token is not valid"),
+        RefreshError::Reused => {
+            ApiError::unauthorized("REFRESH_TOKEN_REUSED", "the refresh token was already used; log in again")
+        }
+        RefreshError::Signing => ApiError::internal("signing an access token failed"),
+        RefreshError::Database(e) => ApiError::from(e),
+    }
+}
+
 pub fn session_response(session: IssuedSession, user: &User) -> SessionResponse {
     SessionResponse {
         access_token: session.access_token,
@@ -69,15 +81,7 @@ pub async fn refresh_session(
     let session =
         refresh::rotate(&state.db, &state.customer_tokens, request.refresh_token.trim(), lifetimes(&state), now_ms)
             .await
-            .map_err(|e| match e {
-                RefreshError::Invalid => {
-                    ApiError::unauthorized("INVALID_REFRESH_TOKEN", "the refresh token is not valid")
-                }
-                RefreshError::Reused => {
-                    ApiError::unauthorized("REFRESH_TOKEN_REUSED", "the refresh token was already used; log in again")
-                }
-                RefreshError::Database(e) => ApiError::from(e),
-            })?;
+            .map_err(session_error)?;
     let user =
         users::find(state.db.pool(), session.user_id).await?.ok_or_else(|| ApiError::internal("user vanished"))?;
     Ok(HttpResponse::Ok().json(session_response(session, &user)))
