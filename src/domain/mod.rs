@@ -9,5 +9,6 @@ pub mod feed;
 pub mod late_fee;
 pub mod masking;
 pub mod money;
+pub mod order;
 pub mod tariff;
 pub mod user;

@@ -20,6 +20,15 @@ pub struct SandboxKeys {
     pub alipay_platform_key: RsaSigningKey,
     /// The console AES key (base64 of 16 bytes), for `my.getPhoneNumber`.
     pub alipay_aes_key: Secret,
+    /// The WeChat Pay merchant's private key: signs our API requests and `paySign`.
+    pub wechatpay_merchant_key: RsaSigningKey,
+    /// The simulated WeChat Pay's private key (public-key mode, id [`SANDBOX_WECHATPAY_PUBLIC_KEY_ID`]): signs its
+    /// answers and notifications.
+    pub wechatpay_platform_key: RsaSigningKey,
+    /// The merchant's APIv3 key: 32 characters, encrypting notifications.
+    pub wechatpay_apiv3_key: Secret,
+    /// The secret write-back events to the simulated marketing system are signed with.
+    pub writeback_secret: Secret,
     /// The customer-token HMAC key and its id.
     pub jwt_customer_key_id: String,
     pub jwt_customer_key: Secret,
@@ -27,6 +36,14 @@ pub struct SandboxKeys {
 
 pub const SANDBOX_WECHAT_APPID: &str = "wx5a0d0c0e5b0a1e00";
 pub const SANDBOX_ALIPAY_APP_ID: &str = "2021000000000001";
+/// The sandbox merchant's id on WeChat Pay.
+pub const SANDBOX_WECHATPAY_MCHID: &str = "1900000109";
+/// The serial of the sandbox merchant's API certificate.
+pub const SANDBOX_WECHATPAY_MERCHANT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+/// The id of the simulated WeChat Pay's public key (public-key mode).
+pub const SANDBOX_WECHATPAY_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0119000001092026120400000000000001";
+/// The sandbox's Alipay seller (the merchant's 2088 account).
+pub const SANDBOX_ALIPAY_SELLER_ID: &str = "2088102146225135";
 
 impl SandboxKeys {
     /// Reads the sandbox's keys from `data_dir/sandbox/`, making any that are missing. RSA keys can be put there
@@ -45,6 +62,10 @@ impl SandboxKeys {
             alipay_aes_key: random_secret(&dir.join("alipay_aes_key"), |b| {
                 base64::engine::general_purpose::STANDARD.encode(&b[..16])
             })?,
+            wechatpay_merchant_key: rsa_key(&dir.join("wechatpay_merchant_private_key.pem"))?,
+            wechatpay_platform_key: rsa_key(&dir.join("wechatpay_platform_private_key.pem"))?,
+            wechatpay_apiv3_key: random_secret(&dir.join("wechatpay_apiv3.key"), |b| hex::encode(&b[..16]))?,
+            writeback_secret: random_secret(&dir.join("writeback_hmac.key"), |b| hex::encode(b))?,
             jwt_customer_key_id: "sandbox-1".into(),
             jwt_customer_key: random_secret(&dir.join("jwt_customer.key"), |b| hex::encode(b))?,
         })
@@ -53,6 +74,16 @@ impl SandboxKeys {
     /// The simulated Alipay's public key, which our client trusts in sandbox mode.
     pub fn alipay_platform_public_key(&self) -> Result<RsaVerifyingKey, String> {
         self.alipay_platform_key.verifying_key().map_err(|e| e.to_string())
+    }
+
+    /// The simulated WeChat Pay's public key, which our client trusts in sandbox mode.
+    pub fn wechatpay_platform_public_key(&self) -> Result<RsaVerifyingKey, String> {
+        self.wechatpay_platform_key.verifying_key().map_err(|e| e.to_string())
+    }
+
+    /// The merchant's public key, with which the simulated WeChat Pay checks our requests.
+    pub fn wechatpay_merchant_public_key(&self) -> Result<RsaVerifyingKey, String> {
+        self.wechatpay_merchant_key.verifying_key().map_err(|e| e.to_string())
     }
 
     /// The app's public key, with which the simulated Alipay checks our requests.

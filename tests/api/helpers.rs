@@ -65,6 +65,16 @@ pub fn provide_sandbox_keys(data_dir: &std::path::Path) {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     std::fs::copy(fixtures.join("test_rsa_pkcs8.pem"), dir.join("alipay_app_private_key.pem")).unwrap();
     std::fs::copy(fixtures.join("test_rsa_platform_pkcs8.pem"), dir.join("alipay_platform_private_key.pem")).unwrap();
+    std::fs::copy(
+        fixtures.join("test_rsa_wechatpay_merchant_pkcs8.pem"),
+        dir.join("wechatpay_merchant_private_key.pem"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("test_rsa_wechatpay_platform_pkcs8.pem"),
+        dir.join("wechatpay_platform_private_key.pem"),
+    )
+    .unwrap();
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {

@@ -157,6 +157,8 @@ mod tests {
             aes_key: None,
             gateway_url: "http://127.0.0.1:9/gateway.do".into(),
             timeout: Duration::from_secs(1),
+            seller_id: None,
+            notify_url: "https://ebill.example.com/notify/alipay".into(),
         };
         AlipayClient::new(&creds, reqwest::Client::new())
     }
