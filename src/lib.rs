@@ -12,6 +12,7 @@ pub mod feed;
 pub mod import;
 pub mod jobs;
 pub mod metrics;
+pub mod payments;
 pub mod platform;
 pub mod sandbox;
 pub mod sessions;
@@ -121,11 +122,12 @@ fn customer_token_keys(
         .map_err(|e| StartError::Config(config::ConfigError::Invalid(e.to_string())))
 }
 
-/// The HTTP server, bound and ready to run.
+/// The HTTP server, bound and ready to run, with the background loops when they run in this process.
 pub struct Application {
     port: u16,
     state: AppState,
     server: Server,
+    background: Option<jobs::runner::Background>,
 }
 
 impl Application {
@@ -143,7 +145,8 @@ impl Application {
         }
         let server =
             http_server(state.clone(), listener).map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?;
-        Ok(Application { port, state, server })
+        let background = state.settings.jobs.run_in_serve.then(|| jobs::runner::start(&state));
+        Ok(Application { port, state, server, background })
     }
 
     pub fn port(&self) -> u16 {
@@ -154,9 +157,13 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests and the background loops finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(background) = self.background {
+            background.stop().await;
+        }
+        served
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `ebill` command line: serve the HTTP API, migrate the database, import CSV files.
+//! The `ebill` command line: serve the HTTP API, run the background workers, migrate the database, import CSV files.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default). Without WeChat/Alipay credentials it runs in sandbox mode with demo data.
     Serve,
+    /// Run the background loops (write-back, refunds, polling of pending orders) without serving HTTP; pair with
+    /// `jobs.run_in_serve = false` on the serving instances to scale them apart.
+    Worker,
     /// Apply the database migrations and exit (serve applies them too).
     Migrate,
     /// Import accounts or bills from a CSV file, with the feed's validation; rejected lines are listed on stdout.
@@ -50,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
+            Command::Worker => worker(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Import { kind, file, quiet } => import(settings, kind, file, quiet).await,
         }
@@ -73,6 +77,43 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until_stopped().await.context("serving")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    // In sandbox mode the simulated platforms answer at the serving instance's address.
+    let base = settings.public_base_url();
+    let state =
+        ebill::build_state(settings, std::sync::Arc::new(SystemClock), &base).await.context("starting ebill")?;
+    tracing::info!(mode = state.mode.as_str(), "worker running: write-back, refunds, order polling");
+    let background = ebill::jobs::runner::start(&state);
+    shutdown_signal().await;
+    tracing::info!("stopping: letting the running jobs finish");
+    background.stop().await;
+    state.db.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

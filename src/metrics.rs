@@ -21,6 +21,10 @@ struct Registry {
     requests: BTreeMap<(String, String, u16), u64>,
     /// (route, method) -> latency
     latency: BTreeMap<(String, String), Histogram>,
+    /// (platform, outcome) -> confirmed payments processed
+    settlements: BTreeMap<(&'static str, &'static str), u64>,
+    /// platform -> notifies refused by verification
+    notify_rejected: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Default)]
@@ -42,6 +46,18 @@ impl Metrics {
                 *bucket += 1;
             }
         }
+    }
+
+    /// Counts a confirmed payment by its outcome (`settled`, `duplicate`, `already_recorded`, ...).
+    pub fn count_settlement(&self, platform: &'static str, outcome: &'static str) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        *registry.settlements.entry((platform, outcome)).or_default() += 1;
+    }
+
+    /// Counts a notify refused because it failed verification.
+    pub fn count_notify_rejected(&self, platform: &'static str) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        *registry.notify_rejected.entry(platform).or_default() += 1;
     }
 
     /// The text exposition, with the pool gauges given by the caller.
@@ -88,6 +104,18 @@ impl Metrics {
                 "ebill_http_request_duration_seconds_count{{route=\"{route}\",method=\"{method}\"}} {}",
                 h.count
             );
+        }
+
+        let _ = writeln!(out, "# HELP ebill_payment_notifications_total Confirmed payments by platform and outcome.");
+        let _ = writeln!(out, "# TYPE ebill_payment_notifications_total counter");
+        for ((platform, outcome), n) in &registry.settlements {
+            let _ =
+                writeln!(out, "ebill_payment_notifications_total{{platform=\"{platform}\",outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP ebill_notify_rejected_total Notifies refused because they failed verification.");
+        let _ = writeln!(out, "# TYPE ebill_notify_rejected_total counter");
+        for (platform, n) in &registry.notify_rejected {
+            let _ = writeln!(out, "ebill_notify_rejected_total{{platform=\"{platform}\"}} {n}");
         }
 
         let _ = writeln!(out, "# HELP ebill_db_pool_connections Database pool connections by state.");

@@ -55,9 +55,11 @@ pub fn ensure_json_body<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    // The e-bill page's refusals are HTML pages meant for people; everything else answers JSON.
-    let is_page = response.request().path().starts_with("/e-bill/");
-    if is_json || is_page {
+    // The e-bill page's refusals are HTML pages meant for people, and Alipay's notify expects its own plain `fail`;
+    // everything else answers JSON.
+    let path = response.request().path();
+    let own_format = path.starts_with("/e-bill/") || path == "/notify/alipay";
+    if is_json || own_format {
         return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();

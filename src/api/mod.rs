@@ -8,6 +8,7 @@ pub mod front;
 pub mod integration;
 pub mod middleware;
 pub mod mp;
+pub mod notify;
 pub mod openapi;
 pub mod ops;
 
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, mode: Mode) {
         cfg.service(web::scope("/sandbox").configure(crate::sandbox::routes::routes));
     }
     cfg.service(web::scope("/api/v1").configure(mp::routes));
+    cfg.configure(notify::routes);
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)

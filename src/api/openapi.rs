@@ -1,6 +1,6 @@
 //! The OpenAPI document of every route, served at `/openapi.json`.
 
-use super::{ebill, front, integration, mp, ops};
+use super::{ebill, front, integration, mp, notify, ops};
 use crate::error::ErrorBody;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -34,13 +34,19 @@ use utoipa::{Modify, OpenApi};
         mp::bills::account_summary,
         mp::bills::usage,
         ebill::share,
+        mp::payments::create,
+        mp::payments::show,
+        notify::wechat_pay::notify,
+        notify::wechat_refund::notify,
+        notify::alipay::notify,
     ),
     components(schemas(ErrorBody)),
     modifiers(&FeedSignature),
     tags(
         (name = "ops", description = "Health, readiness, metrics, this document"),
         (name = "integration", description = "The utility's marketing system feeds accounts and bills"),
-        (name = "customer", description = "The mini-program: login, sessions, bindings"),
+        (name = "customer", description = "The mini-program: login, sessions, bindings, bills, payments"),
+        (name = "platforms", description = "Webhooks the payment platforms call, answered in their own formats"),
     )
 )]
 pub struct ApiDoc;

@@ -104,6 +104,7 @@ pub struct Settings {
     pub wechat_pay: WechatPaySettings,
     pub payments: PaymentSettings,
     pub writeback: WritebackSettings,
+    pub jobs: JobSettings,
     /// Secrets loaded from the environment (never from the file).
     #[serde(skip)]
     pub env_secrets: EnvSecrets,
@@ -219,6 +220,20 @@ pub struct BindingSettings {
     pub max_failures_per_user_hour: i64,
     /// Failed binding attempts on one account (by anyone) in a day.
     pub max_failures_per_account_day: i64,
+}
+
+/// Background work (write-back, refunds, order polling).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// Run the background loops inside `ebill serve`; turn off when separate `ebill worker` processes run them.
+    pub run_in_serve: bool,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings { run_in_serve: true }
+    }
 }
 
 /// The shareable e-bill page.
@@ -388,6 +403,7 @@ impl Default for Settings {
             wechat_pay: WechatPaySettings::default(),
             payments: PaymentSettings::default(),
             writeback: WritebackSettings::default(),
+            jobs: JobSettings::default(),
             env_secrets: EnvSecrets::default(),
         }
     }
@@ -482,6 +498,9 @@ impl Settings {
         }
         if let Some(v) = get("EBILL_DEMO_SEED") {
             self.demo.seed = parse_bool("EBILL_DEMO_SEED", &v)?;
+        }
+        if let Some(v) = get("EBILL_JOBS_RUN_IN_SERVE") {
+            self.jobs.run_in_serve = parse_bool("EBILL_JOBS_RUN_IN_SERVE", &v)?;
         }
         if let Some(v) = get("EBILL_FEED_HMAC_SECRET_FILE") {
             self.feed.hmac_secret_file = Some(PathBuf::from(v));

@@ -8,6 +8,8 @@ pub mod bindings;
 pub mod feed_requests;
 pub mod ids;
 pub mod jobs;
+pub mod orders;
+pub mod payments;
 pub mod refresh_tokens;
 mod sql;
 pub mod users;

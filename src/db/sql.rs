@@ -32,6 +32,16 @@ fn is_sqlite(conn: &AnyConnection) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
+/// ` FOR UPDATE` on PostgreSQL, to lock the rows a transaction reads before it changes them; nothing on SQLite, where
+/// a writing transaction (`BEGIN IMMEDIATE`) already holds the database's only write lock.
+pub fn for_update(conn: &AnyConnection) -> &'static str {
+    if is_sqlite(conn) {
+        ""
+    } else {
+        " FOR UPDATE"
+    }
+}
+
 /// Parameters per generated statement (multi-row `VALUES`, long `IN` lists).
 ///
 /// SQLite finds a `$n` parameter by walking the list of the statement's named parameters, and sqlx asks it for every

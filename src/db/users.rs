@@ -98,3 +98,33 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         phone: row.try_get("phone")?,
     })
 }
+
+/// How a platform names a user as a payer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payer {
+    pub platform: Platform,
+    /// WeChat openid; Alipay user_id, or open_id when the app receives no user_id.
+    pub id: String,
+    /// True when `id` is an Alipay open_id (`buyer_open_id`), false for a user_id (`buyer_id`) or a WeChat openid.
+    pub alipay_open_id: bool,
+}
+
+/// User `id` as a payer on their platform.
+pub async fn payer(pool: &AnyPool, id: i64) -> Result<Option<Payer>, sqlx::Error> {
+    let row = sqlx::query("SELECT platform, subject, alipay_user_id, alipay_open_id FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let platform: String = row.try_get("platform")?;
+    let platform = Platform::parse(&platform)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown platform {platform:?}").into()))?;
+    let subject: String = row.try_get("subject")?;
+    let user_id: Option<String> = row.try_get("alipay_user_id")?;
+    let open_id: Option<String> = row.try_get("alipay_open_id")?;
+    Ok(Some(match (platform, user_id, open_id) {
+        (Platform::Alipay, Some(user_id), _) => Payer { platform, id: user_id, alipay_open_id: false },
+        (Platform::Alipay, None, Some(open_id)) => Payer { platform, id: open_id, alipay_open_id: true },
+        _ => Payer { platform, id: subject, alipay_open_id: false },
+    }))
+}

@@ -2,6 +2,7 @@
 //! values are parsed and validated at the edge into these types, and everything inside takes the parsed type.
 
 pub mod account;
+pub mod assessment;
 pub mod bill;
 pub mod binding_proof;
 pub mod calendar;

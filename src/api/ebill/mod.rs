@@ -6,9 +6,10 @@ mod chart;
 mod document;
 
 use crate::api::mp::auth::CustomerAuth;
-use crate::api::mp::bill_views::{assess, detail};
+use crate::api::mp::bill_views::detail;
 use crate::api::mp::bills::{bound_bill, usage_history};
 use crate::db::{accounts, bill_reads};
+use crate::domain::assessment::assess;
 use crate::domain::calendar::beijing_date;
 use crate::domain::masking::{mask_address, mask_name};
 use crate::error::{ApiError, ErrorBody};
@@ -103,7 +104,7 @@ async fn render(state: &AppState, id: &str, query: &LinkQuery) -> Result<String,
         .ok_or(None)?
         .account;
     let today = beijing_date(now_ms);
-    let view = detail(&stored, assess(&state.late_fee_rules, account.account_type, &stored, today));
+    let view = detail(&stored, assess(&state.late_fee_rules, account.account_type, &stored.bill, stored.status, today));
     // The chart ends with this bill's own month: the link shows nothing issued after it.
     let usage = usage_history(state, &stored.bill.account_no, Some(stored.bill.period), 12).await.map_err(|e| {
         logged(&e);

@@ -4,10 +4,12 @@
 //! gets 404, exactly as for an account or bill that does not exist.
 
 use super::auth::CustomerAuth;
-use super::bill_views::{assess, detail, summary, BillDetailView, BillSummaryView};
+use super::bill_views::{detail, summary, BillDetailView, BillSummaryView};
+use super::payments::{orders_of_bill, BillOrderView};
 use crate::db::bill_reads::{self, BillFilter, StatusFilter, StoredBill};
 use crate::db::{accounts, bindings};
 use crate::domain::account::{AccountNo, AccountType};
+use crate::domain::assessment::assess;
 use crate::domain::calendar::{beijing_date, BillingPeriod};
 use crate::domain::money::Fen;
 use crate::error::{ApiError, ErrorBody};
@@ -96,7 +98,7 @@ pub async fn list(
     stored.truncate(limit as usize);
     let rules = &state.late_fee_rules;
     let bills: Vec<BillSummaryView> =
-        stored.iter().map(|s| summary(s, assess(rules, account_type, s, today))).collect();
+        stored.iter().map(|s| summary(s, assess(rules, account_type, &s.bill, s.status, today))).collect();
     let next_cursor = if more { bills.last().map(|b| b.period.clone()) } else { None };
     Ok(HttpResponse::Ok().json(BillPage { bills, next_cursor }))
 }
@@ -104,7 +106,7 @@ pub async fn list(
 /// One bill with its readings, tier and time-of-use lines, other charges, late fee and amount due now.
 #[utoipa::path(get, path = "/api/v1/bills/{id}", tag = "customer", security(("customer_token" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = BillDetailView),
+    responses((status = 200, body = BillWithOrders),
         (status = 404, body = ErrorBody, description = "not bound to the bill's account, or no such bill")))]
 #[get("/bills/{id}")]
 pub async fn show(
@@ -114,7 +116,18 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let (stored, account_type) = bound_bill(&state, auth.user_id, &id).await?;
     let today = beijing_date(state.now_ms());
-    Ok(HttpResponse::Ok().json(detail(&stored, assess(&state.late_fee_rules, account_type, &stored, today))))
+    let assessment = assess(&state.late_fee_rules, account_type, &stored.bill, stored.status, today);
+    let orders = orders_of_bill(&state, stored.id).await?;
+    Ok(HttpResponse::Ok().json(BillWithOrders { detail: detail(&stored, assessment), orders }))
+}
+
+/// A bill's detail with the orders and payments that touched it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BillWithOrders {
+    #[serde(flatten)]
+    pub detail: BillDetailView,
+    /// Newest first.
+    pub orders: Vec<BillOrderView>,
 }
 
 /// The bill `id`, when the user is bound to its account; 404 otherwise, in the same time as for a missing bill.
@@ -167,7 +180,7 @@ pub async fn account_summary(
     let mut principal = Fen::ZERO;
     let mut fees = Fen::ZERO;
     for stored in &unpaid {
-        let assessment = assess(&state.late_fee_rules, account_type, stored, today);
+        let assessment = assess(&state.late_fee_rules, account_type, &stored.bill, stored.status, today);
         principal =
             principal.checked_add(assessment.principal).ok_or_else(|| ApiError::internal("arrears overflow"))?;
         fees = fees.checked_add(assessment.late_fee).ok_or_else(|| ApiError::internal("arrears overflow"))?;

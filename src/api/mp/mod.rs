@@ -7,6 +7,7 @@ pub mod bills;
 pub mod bind;
 pub mod bindings;
 pub mod login;
+pub mod payments;
 pub mod phone;
 pub mod session;
 
@@ -25,5 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(bills::show)
         .service(bills::account_summary)
         .service(bills::usage)
+        .service(payments::create)
+        .service(payments::show)
         .service(crate::api::ebill::share);
 }

@@ -14,7 +14,8 @@ pub enum AlipayError {
     /// string back in it, auth code included.
     #[error("Alipay refused the call: {code} {msg} ({sub_code})")]
     Business { code: String, msg: String, sub_code: String, sub_msg: String },
-    /// `20000` (service unavailable), HTTP 5xx, timeout or connection failure.
+    /// `20000` (service unavailable), `ACQ.SYSTEM_ERROR` (Alipay asks for the same call again), HTTP 5xx, timeout
+    /// or connection failure.
     #[error("Alipay is unavailable: {0}")]
     Unavailable(String),
     /// The answer's signature is missing or does not verify with Alipay's public key.
@@ -33,6 +34,9 @@ pub enum AlipayError {
     PhoneContent(&'static str),
 }
 
+/// The trade methods' "system error, call again with the same parameters", whatever gateway code carries it.
+const SYSTEM_ERROR_SUB_CODE: &str = "ACQ.SYSTEM_ERROR";
+
 fn text(node: &Value, key: &str) -> String {
     node.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
@@ -41,8 +45,8 @@ impl AlipayError {
     /// The error a failed node (`code` other than `10000`) stands for.
     pub fn from_node(node: &Value) -> AlipayError {
         let (code, sub_code) = (text(node, "code"), text(node, "sub_code"));
-        if code == "20000" {
-            return AlipayError::Unavailable(format!("20000 {sub_code}"));
+        if code == "20000" || sub_code == SYSTEM_ERROR_SUB_CODE {
+            return AlipayError::Unavailable(format!("{code} {sub_code}"));
         }
         AlipayError::Business { code, msg: text(node, "msg"), sub_code, sub_msg: text(node, "sub_msg") }
     }
@@ -50,6 +54,11 @@ impl AlipayError {
     /// Worth one more try: Alipay busy, timed out, unreachable.
     pub fn is_transient(&self) -> bool {
         matches!(self, AlipayError::Unavailable(_))
+    }
+
+    /// True for a business failure with this `sub_code` (e.g. `ACQ.TRADE_NOT_EXIST`).
+    pub fn has_sub_code(&self, wanted: &str) -> bool {
+        matches!(self, AlipayError::Business { sub_code, .. } if sub_code == wanted)
     }
 }
 
@@ -64,6 +73,20 @@ mod tests {
         let error = AlipayError::from_node(&node);
         assert_eq!(error, AlipayError::Unavailable("20000 isp.unknow-error".into()));
         assert!(error.is_transient());
+    }
+
+    #[test]
+    fn a_trade_system_error_is_transient_whatever_its_code() {
+        let node = json!({"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.SYSTEM_ERROR"});
+        assert!(AlipayError::from_node(&node).is_transient());
+    }
+
+    #[test]
+    fn sub_codes_are_matched_on_business_failures_only() {
+        let node = json!({"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST"});
+        assert!(AlipayError::from_node(&node).has_sub_code("ACQ.TRADE_NOT_EXIST"));
+        assert!(!AlipayError::from_node(&node).has_sub_code("ACQ.TRADE_STATUS_ERROR"));
+        assert!(!AlipayError::Unavailable("ACQ.TRADE_NOT_EXIST".into()).has_sub_code("ACQ.TRADE_NOT_EXIST"));
     }
 
     #[test]

@@ -1,17 +1,25 @@
 //! Our client of the Alipay OpenAPI v2 gateway (PROTOCOLS.md, "Alipay"): requests signed RSA2 with the app's key
 //! and their answers verified with Alipay's key over the exact node text ([`AlipayClient::call`]), login
-//! ([`AlipayClient::oauth_token`]) and the phone number of `my.getPhoneNumber` ([`AlipayClient::decrypt_phone`]).
+//! ([`AlipayClient::oauth_token`]), the phone number of `my.getPhoneNumber` ([`AlipayClient::decrypt_phone`]) and
+//! JSAPI_PAY trades: create, query, close and refund ([`AlipayClient::trade_create`] and the others in `trade`).
 //! The gateway URL comes from the credentials, so the same code talks to Alipay, its sandbox or ours.
 
 mod error;
 mod gateway;
 mod login;
 mod phone;
+mod trade;
+mod trade_wire;
 mod transport;
 
 pub use error::AlipayError;
 pub use gateway::alipay_timestamp;
 pub use login::{AlipayUser, OAUTH_TOKEN_METHOD};
+pub use trade::{
+    AlipayBuyer, CloseOutcome, RefundAnswer, TradeCreate, TradeQueryAnswer, TradeRefund, TradeStatus,
+    UnknownTradeStatus, TRADE_CLOSE_METHOD, TRADE_CREATE_METHOD, TRADE_QUERY_METHOD, TRADE_REFUND_METHOD,
+};
+pub use trade_wire::{parse_alipay_timestamp, MAX_AMOUNT_FEN};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Secret;
@@ -29,6 +37,8 @@ pub struct AlipayClient {
     alipay_public_key: RsaVerifyingKey,
     aes_key: Option<Secret>,
     gateway_url: String,
+    /// Where Alipay sends the trade notifies of the trades this client creates.
+    notify_url: String,
     timeout: Duration,
     http: reqwest::Client,
     clock: SharedClock,
@@ -49,6 +59,7 @@ impl AlipayClient {
             alipay_public_key: creds.alipay_public_key.clone(),
             aes_key: creds.aes_key.clone(),
             gateway_url: creds.gateway_url.clone(),
+            notify_url: creds.notify_url.clone(),
             timeout: creds.timeout,
             http,
             clock: Arc::new(SystemClock),

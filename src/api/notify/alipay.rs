@@ -1,0 +1,122 @@
+//! `POST /notify/alipay`: Alipay's trade notify (form-encoded). RSA2 is verified over the raw parameters, decoded
+//! exactly once, without `sign` and `sign_type`, with Alipay's public key; then `app_id`, `seller_id` (when
+//! configured), `out_trade_no` and `total_amount` are checked, and only `TRADE_SUCCESS` and `TRADE_FINISHED` settle.
+//! The reply is exactly `success` when done; anything else makes Alipay retry.
+
+use super::MAX_NOTIFY_BYTES;
+use crate::api::body::read_limited;
+use crate::domain::calendar::beijing;
+use crate::domain::money::Fen;
+use crate::domain::user::Platform;
+use crate::payments::settlement::{settle, ConfirmedPayment, PaymentSource};
+use crate::platform::crypto::alipay_sign::verify_notify;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
+use chrono::NaiveDateTime;
+
+type Params = Vec<(String, String)>;
+
+fn reply(status: StatusCode, body: &'static str) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(body)
+}
+
+fn success() -> HttpResponse {
+    reply(StatusCode::OK, "success")
+}
+
+fn failure(status: StatusCode) -> HttpResponse {
+    reply(status, "fail")
+}
+
+fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// Alipay's trade notify (form-encoded, RSA2-signed).
+#[utoipa::path(post, path = "/notify/alipay", tag = "platforms",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "`success` when recorded (or nothing to do), `fail` otherwise")))]
+#[post("/notify/alipay")]
+pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let body = match read_limited(&request, payload, MAX_NOTIFY_BYTES).await {
+        Ok(body) => body,
+        Err(error) => return failure(error.status_code()),
+    };
+    let Some(creds) = state.credentials.alipay.as_ref() else {
+        return failure(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    // Decoded once, as a list (a repeated key is refused by the verification).
+    let params: Params =
+        match std::str::from_utf8(&body).ok().and_then(|text| web::Query::<Params>::from_query(text).ok()) {
+            Some(params) => params.into_inner(),
+            None => {
+                tracing::warn!("refused an Alipay notify that is not a UTF-8 form");
+                return failure(StatusCode::BAD_REQUEST);
+            }
+        };
+    if let Err(error) = verify_notify(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), &creds.alipay_public_key) {
+        state.metrics.count_notify_rejected("alipay");
+        tracing::warn!(reason = %error, "refused an Alipay notify that failed verification");
+        return failure(StatusCode::UNAUTHORIZED);
+    }
+    if param(&params, "app_id") != Some(creds.app_id.as_str()) {
+        tracing::warn!("an Alipay notify for another app");
+        return failure(StatusCode::BAD_REQUEST);
+    }
+    if let Some(seller_id) = &creds.seller_id {
+        if param(&params, "seller_id") != Some(seller_id.as_str()) {
+            tracing::warn!("an Alipay notify for another seller");
+            return failure(StatusCode::BAD_REQUEST);
+        }
+    }
+    match param(&params, "trade_status") {
+        Some("TRADE_SUCCESS") | Some("TRADE_FINISHED") => {}
+        status => {
+            tracing::info!(trade_status = status.unwrap_or(""), "Alipay notify acknowledged without action");
+            return success();
+        }
+    }
+    let (Some(order_no), Some(trade_no), Some(total)) =
+        (param(&params, "out_trade_no"), param(&params, "trade_no"), param(&params, "total_amount"))
+    else {
+        tracing::warn!("a verified Alipay notify lacks out_trade_no, trade_no or total_amount");
+        return failure(StatusCode::BAD_REQUEST);
+    };
+    let Some(amount) = Fen::parse_yuan(total) else {
+        tracing::warn!("a verified Alipay notify has an unreadable total_amount");
+        return failure(StatusCode::BAD_REQUEST);
+    };
+    if order_no.len() > 64 || trade_no.len() > 64 {
+        return failure(StatusCode::BAD_REQUEST);
+    }
+    let now = state.now_ms();
+    let paid_at = param(&params, "gmt_payment")
+        .and_then(|text| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())
+        .and_then(|naive| naive.and_local_timezone(beijing()).single())
+        .map(|at| at.timestamp_millis())
+        .unwrap_or(now);
+    let payment = ConfirmedPayment {
+        platform: Platform::Alipay,
+        order_no: order_no.to_owned(),
+        transaction_id: trade_no.to_owned(),
+        amount,
+        paid_at_ms: paid_at,
+        source: PaymentSource::Notify,
+    };
+    match settle(&state, &payment).await {
+        Ok(settlement) => {
+            state.metrics.count_settlement("alipay", settlement.as_str());
+            if settlement.acknowledged() {
+                success()
+            } else {
+                tracing::warn!(order_no = %payment.order_no, "Alipay notified a payment for an unknown order");
+                failure(StatusCode::NOT_FOUND)
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, order_no = %payment.order_no, "settling an Alipay payment failed");
+            failure(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
