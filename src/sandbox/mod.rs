@@ -4,6 +4,8 @@
 pub mod alipay;
 pub mod demo_data;
 pub mod keys;
+pub mod marketing;
 pub mod platforms;
 pub mod routes;
 pub mod wechat;
+pub mod wechatpay;

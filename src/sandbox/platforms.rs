@@ -4,7 +4,9 @@
 
 use super::alipay::AlipayMemory;
 use super::keys::SandboxKeys;
+use super::marketing::MarketingMemory;
 use super::wechat::WechatMemory;
+use super::wechatpay::WechatPayMemory;
 use crate::error::ApiError;
 use crate::state::AppState;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,11 +27,19 @@ pub struct SandboxPlatforms {
     pub keys: SandboxKeys,
     pub wechat: WechatMemory,
     pub alipay: AlipayMemory,
+    pub marketing: MarketingMemory,
+    pub wechatpay: WechatPayMemory,
 }
 
 impl SandboxPlatforms {
     pub fn new(keys: SandboxKeys) -> SandboxPlatforms {
-        SandboxPlatforms { keys, wechat: WechatMemory::default(), alipay: AlipayMemory::default() }
+        SandboxPlatforms {
+            keys,
+            wechat: WechatMemory::default(),
+            alipay: AlipayMemory::default(),
+            marketing: MarketingMemory::default(),
+            wechatpay: WechatPayMemory::default(),
+        }
     }
 
     /// The simulated platforms of a sandbox-mode application.

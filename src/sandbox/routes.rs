@@ -5,5 +5,7 @@ use actix_web::web;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/wechat").configure(super::wechat::routes))
-        .service(web::scope("/alipay").configure(super::alipay::routes));
+        .service(web::scope("/alipay").configure(super::alipay::routes))
+        .service(web::scope("/wechatpay").configure(super::wechatpay::routes))
+        .service(web::scope("/marketing").configure(super::marketing::routes));
 }

@@ -347,7 +347,8 @@ async fn a_timestamp_off_by_the_host_zone_is_refused_by_the_gateway() {
 #[tokio::test]
 async fn an_unknown_method_is_refused_by_the_gateway() {
     let app = spawn_app().await;
-    let error = alipay(&app).call("alipay.trade.query", Some(json!({"out_trade_no": "E1"})), &[]).await.unwrap_err();
+    let error =
+        alipay(&app).call("alipay.trade.precreate", Some(json!({"out_trade_no": "E1"})), &[]).await.unwrap_err();
     assert!(matches!(&error, AlipayError::Business { sub_code, .. } if sub_code == "isv.invalid-method"), "{error:?}");
 }
 

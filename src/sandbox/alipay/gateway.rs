@@ -3,10 +3,12 @@
 //! dispatches the methods the sandbox plays. Answers are assembled as text: the node first, then the signature over
 //! exactly that text, then the body around both.
 
-use super::oauth;
+use super::{oauth, trade};
 use crate::domain::calendar::beijing;
 use crate::error::ApiError;
-use crate::platform::alipay::OAUTH_TOKEN_METHOD;
+use crate::platform::alipay::{
+    OAUTH_TOKEN_METHOD, TRADE_CLOSE_METHOD, TRADE_CREATE_METHOD, TRADE_QUERY_METHOD, TRADE_REFUND_METHOD,
+};
 use crate::platform::crypto::alipay_sign::{request_sign_content, response_node_name, ERROR_RESPONSE_NODE};
 use crate::platform::crypto::rsa_keys::RsaSigningKey;
 use crate::platform::crypto::rsa_sign::SignError;
@@ -148,6 +150,10 @@ fn answer(sandbox: &SandboxPlatforms, params: &Params, now_ms: i64) -> Result<An
     }
     Ok(match method {
         OAUTH_TOKEN_METHOD => oauth::oauth_token(sandbox, params, now_ms),
+        TRADE_CREATE_METHOD => trade::create(sandbox, params, now_ms),
+        TRADE_QUERY_METHOD => trade::query(sandbox, params, now_ms),
+        TRADE_CLOSE_METHOD => trade::close(sandbox, params, now_ms),
+        TRADE_REFUND_METHOD => trade::refund(sandbox, params, now_ms),
         _ => Answer::error("40002", "isv.invalid-method", "不存在的方法名", true),
     })
 }

@@ -1,7 +1,7 @@
 //! The simulated Alipay under `/sandbox/alipay`, byte-compatible with the real one so that our production client
 //! is what gets exercised: `POST gateway.do` checks the app id, the timestamp (UTC+8, within 15 minutes) and the
-//! RSA2 request signature with the app's public key, runs `alipay.system.oauth.token`, and signs its answers with
-//! the simulated Alipay's own key over the exact node text it emits.
+//! RSA2 request signature with the app's public key, runs `alipay.system.oauth.token` and the trade methods, and
+//! signs its answers with the simulated Alipay's own key over the exact node text it emits.
 //!
 //! It also hands out what the mini-program would get from Alipay on the phone:
 //! - `POST auth-codes {user, openid_only?: bool}` → `{auth_code}`: what `my.getAuthCode` gives; single-use,
@@ -9,6 +9,23 @@
 //!   `openid_only: true` plays an app created after 2023, which gets `open_id` and no `user_id`.
 //! - `POST phone-responses {user, phone}` → `{response, sign}`: what `my.getPhoneNumber` gives, encrypted with the
 //!   sandbox's AES key and signed over the quoted ciphertext.
+//!
+//! Trades (`alipay.trade.create` for JSAPI_PAY, `.query`, `.close`, `.refund`) are remembered in a bounded map
+//! (`trades`); `POST pay` and `POST notify-again` stand in for the buyer paying and for Alipay's notify retries
+//! (`notify`). The business failures they answer, in the method's signed node:
+//!
+//! | call | sub_code (`40004` unless said) |
+//! | --- | --- |
+//! | create, same `out_trade_no`, other content | `ACQ.CONTEXT_INCONSISTENT` |
+//! | create of a trade paid / closed (or expired unpaid) | `ACQ.TRADE_HAS_SUCCESS` / `ACQ.TRADE_HAS_CLOSE` |
+//! | create, `total_amount` above 100000000.00 | `ACQ.TOTAL_FEE_EXCEED` |
+//! | create, another `product_code` than JSAPI_PAY | `ACQ.PRODUCT_CODE_NOT_SUPPORTED` |
+//! | create, any other bad field (a `time_expire` already past too) | `ACQ.INVALID_PARAMETER` |
+//! | create without an http(s) `notify_url` | `40001` `isv.missing-notify-url` |
+//! | query, close or refund of an unknown trade | `ACQ.TRADE_NOT_EXIST` |
+//! | close of a paid trade, refund of an unpaid one | `ACQ.TRADE_STATUS_ERROR` |
+//! | refund beyond what is left | `ACQ.REFUND_AMT_NOT_EQUAL_TOTAL` |
+//! | create whose `out_trade_no`, refund whose `out_request_no` starts with `SANDBOX_ERR_BUSY_ONCE` | takes effect, but the first answer is `20000` `isp.unknow-error` (an answer lost on the way back) |
 //!
 //! Auth codes that provoke each platform error, accepted as they are:
 //!
@@ -19,10 +36,16 @@
 //! | `sandbox-err-busy-once`, or any code starting with it | `20000` the first time that exact code is used, then success as user `sandbox-busy-once` |
 
 mod gateway;
+mod notify;
 mod oauth;
 mod phone;
+mod trade;
+mod trades;
 
+pub use notify::{build_trade_notify, NotifyBuildError, TradeNotify};
 pub use oauth::BUSY_ONCE_USER;
+pub use trade::TRADE_BUSY_ONCE_PREFIX;
+pub use trades::{MAX_TRADES, TRADE_NO_PREFIX};
 
 use super::platforms::{digest, pseudonym, FirstUse, SingleUseCodes};
 use actix_web::web;
@@ -43,6 +66,7 @@ pub struct AlipayMemory {
     auth_codes: SingleUseCodes<AuthGrant>,
     busy_once: FirstUse,
     busy_answers: AtomicU64,
+    trades: trades::TradeBook,
 }
 
 impl AlipayMemory {
@@ -54,12 +78,19 @@ impl AlipayMemory {
     fn count_busy(&self) {
         self.busy_answers.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// How many trades the simulated Alipay remembers.
+    pub fn trade_count(&self) -> usize {
+        self.trades.count()
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/gateway.do", web::post().to(gateway::gateway))
         .route("/auth-codes", web::post().to(oauth::issue_code))
-        .route("/phone-responses", web::post().to(phone::phone_response));
+        .route("/phone-responses", web::post().to(phone::phone_response))
+        .route("/pay", web::post().to(notify::pay))
+        .route("/notify-again", web::post().to(notify::notify_again));
 }
 
 /// The `user_id` of a sandbox user: `2088` and 12 digits, like Alipay's.
