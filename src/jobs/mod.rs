@@ -3,6 +3,8 @@
 
 pub mod backoff;
 pub mod queue;
+pub mod runner;
+pub mod writeback;
 
 pub use backoff::Backoff;
 
