@@ -216,12 +216,8 @@ pub async fn close_on_platform(
     to: OrderState,
 ) -> Result<CloseResult, ChannelError> {
     let channel = Channel::for_platform(state, order.platform)?;
-    let closing = if order.platform_ref.is_some() || order.state == OrderState::Pending {
-        channel.close(&order.order_no).await?
-    } else {
-        Closing::Closed
-    };
-    if closing == Closing::AlreadyPaid {
+    // Closed even when we never heard back from the platform's create: it may have opened the order anyway.
+    if channel.close(&order.order_no).await? == Closing::AlreadyPaid {
         if let TradeLookup::Paid { transaction_id, amount, paid_at_ms } = channel.lookup(&order.order_no).await? {
             let payment = ConfirmedPayment {
                 platform: order.platform,

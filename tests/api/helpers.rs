@@ -26,6 +26,8 @@ pub struct TestApp {
 pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings { bind: "127.0.0.1:0".into(), data_dir: data_dir.to_path_buf(), ..Settings::default() };
     settings.demo.seed = false;
+    // Tests run the background loops themselves when they need them, against their own clock.
+    settings.jobs.run_in_serve = false;
     settings.http.workers = 2;
     settings.database.max_connections = 5;
     settings.env_secrets.feed_hmac_secret = Some(Secret::new(FEED_SECRET.to_vec()));

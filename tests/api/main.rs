@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP, a fresh database per test. One test binary keeps linking cheap.
 
+mod alipay_trade;
 mod bill_views;
 mod bindings;
 mod cache_contract;
@@ -12,6 +13,10 @@ mod helpers;
 mod import;
 mod job_queue;
 mod ops;
+mod payment_support;
+mod payments;
 mod platform_login;
 mod production_mode;
 mod sessions;
+mod wechatpay_client;
+mod writeback;

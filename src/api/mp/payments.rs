@@ -17,6 +17,9 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// How often `GET /api/v1/payments/{order_no}` may ask the platform about one pending order.
+const ASK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
@@ -189,7 +192,10 @@ pub async fn show(
     }
     let pool = state.db.pool();
     let mut order = orders::find_for_user(pool, &order_no, auth.user_id).await?.ok_or_else(no_such_order)?;
-    if order.state == OrderState::Pending {
+    // A mini-program polling this page asks the platform at most every few seconds per order.
+    let ask_key = format!("payments:asked:{}", order.order_no);
+    let may_ask = || async { state.cache.set_if_absent(&ask_key, "1", ASK_INTERVAL).await.unwrap_or(true) };
+    if order.state == OrderState::Pending && may_ask().await {
         match check_order(&state, &order).await {
             Ok(_) => order = orders::find_by_no(pool, &order.order_no).await?.ok_or_else(no_such_order)?,
             // The stored state is still true; the platform's answer can come with the next look.
