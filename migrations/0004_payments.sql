@@ -16,13 +16,14 @@ CREATE TABLE orders (
     expires_at    BIGINT NOT NULL,          -- after this the order is closed on the platform
     paid_at       BIGINT,                   -- the platform's time of payment
     flag          TEXT,                     -- why staff must look at it (amount_mismatch)
+    next_poll_at  BIGINT NOT NULL,          -- while pending: when the polling job next asks the platform about it
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
     CONSTRAINT orders_order_no UNIQUE (order_no)
 );
 
--- The polling job: pending orders, oldest first. Partial, so settled orders do not weigh on it.
-CREATE INDEX orders_pending_by_created ON orders (created_at) WHERE state = 'pending';
+-- The polling job: pending orders by when they are next due. Partial, so settled orders do not weigh on it.
+CREATE INDEX orders_pending_by_poll ON orders (next_poll_at) WHERE state = 'pending';
 -- An account's orders for staff and for the bill detail.
 CREATE INDEX orders_by_account ON orders (account_no, created_at);
 

@@ -23,12 +23,14 @@ pub struct StoredOrder {
     pub expires_at: i64,
     pub paid_at: Option<i64>,
     pub flag: Option<String>,
+    /// While pending: when the polling job next asks the platform about it.
+    pub next_poll_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 pub(crate) const COLUMNS: &str = "id, order_no, user_id, account_no, platform, payer, amount_fen, fingerprint, state, \
-                                  platform_ref, expires_at, paid_at, flag, created_at, updated_at";
+                                  platform_ref, expires_at, paid_at, flag, next_poll_at, created_at, updated_at";
 
 fn bad(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored order has an invalid {what}").into())
@@ -51,6 +53,7 @@ pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredOrder, sqlx::Err
         expires_at: row.try_get("expires_at")?,
         paid_at: row.try_get("paid_at")?,
         flag: row.try_get("flag")?,
+        next_poll_at: row.try_get("next_poll_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -71,7 +74,7 @@ pub enum InsertError {
 /// back.
 pub async fn insert(conn: &mut AnyConnection, order: &StoredOrder, lines: &[OrderLine]) -> Result<(), InsertError> {
     let sql = format!(
-        "INSERT INTO orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        "INSERT INTO orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     );
     sqlx::query(&sql)
         .bind(order.id)
@@ -87,11 +90,15 @@ pub async fn insert(conn: &mut AnyConnection, order: &StoredOrder, lines: &[Orde
         .bind(order.expires_at)
         .bind(order.paid_at)
         .bind(order.flag.clone())
+        .bind(order.next_poll_at)
         .bind(order.created_at)
         .bind(order.updated_at)
         .execute(&mut *conn)
         .await?;
-    for line in lines {
+    // Bills locked in id order, so that two requests naming overlapping bills cannot deadlock each other.
+    let mut sorted: Vec<&OrderLine> = lines.iter().collect();
+    sorted.sort_by_key(|line| line.bill_id);
+    for line in sorted {
         sqlx::query("INSERT INTO order_bills (order_id, bill_id, principal_fen, late_fee_fen) VALUES ($1, $2, $3, $4)")
             .bind(order.id)
             .bind(line.bill_id)
@@ -128,8 +135,8 @@ pub async fn bills_unchanged(conn: &mut AnyConnection, lines: &[OrderLine]) -> R
     let mut unchanged = rows.len() == lines.len();
     for row in &rows {
         let id: i64 = row.try_get("id")?;
-        let outstanding = row.try_get::<i64, _>("total_fen")? - row.try_get::<i64, _>("paid_fen")?;
-        unchanged &= lines.iter().any(|line| line.bill_id == id && line.principal.value() == outstanding);
+        let outstanding = row.try_get::<i64, _>("total_fen")?.checked_sub(row.try_get::<i64, _>("paid_fen")?);
+        unchanged &= lines.iter().any(|line| line.bill_id == id && Some(line.principal.value()) == outstanding);
     }
     Ok(unchanged)
 }
@@ -192,12 +199,24 @@ pub async fn open_for_bills(pool: &AnyPool, bill_ids: &[i64]) -> Result<Vec<Stor
     rows.iter().map(from_row).collect()
 }
 
-/// Records the platform's reference (prepay_id, trade_no) of a pending order.
-pub async fn set_platform_ref(pool: &AnyPool, id: i64, platform_ref: &str, now_ms: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE orders SET platform_ref = $2, updated_at = $3 WHERE id = $1")
+/// Records the platform's reference (prepay_id, trade_no) of an order still pending; false when it is not pending
+/// any more (a concurrent request closed it meanwhile).
+pub async fn set_platform_ref(pool: &AnyPool, id: i64, platform_ref: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
+    let result =
+        sqlx::query("UPDATE orders SET platform_ref = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .bind(platform_ref.to_string())
+            .bind(now_ms)
+            .execute(pool)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// When the polling job asks about a pending order next.
+pub async fn set_next_poll(pool: &AnyPool, id: i64, next_poll_at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET next_poll_at = $2 WHERE id = $1 AND state = 'pending'")
         .bind(id)
-        .bind(platform_ref.to_string())
-        .bind(now_ms)
+        .bind(next_poll_at)
         .execute(pool)
         .await?;
     Ok(())
@@ -222,16 +241,12 @@ pub async fn finish_unpaid(db: &Database, id: i64, to: OrderState, now_ms: i64) 
     Ok(true)
 }
 
-/// Pending orders opened before `opened_before`, oldest first: those the polling job asks the platform about.
-pub async fn pending_opened_before(
-    pool: &AnyPool,
-    opened_before: i64,
-    limit: i64,
-) -> Result<Vec<StoredOrder>, sqlx::Error> {
+/// Pending orders due for the polling job at `now_ms`, the longest due first.
+pub async fn pending_due(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Vec<StoredOrder>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM orders WHERE state = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2"
+        "SELECT {COLUMNS} FROM orders WHERE state = 'pending' AND next_poll_at <= $1 ORDER BY next_poll_at LIMIT $2"
     );
-    let rows = sqlx::query(&sql).bind(opened_before).bind(limit).fetch_all(pool).await?;
+    let rows = sqlx::query(&sql).bind(now_ms).bind(limit).fetch_all(pool).await?;
     rows.iter().map(from_row).collect()
 }
 

@@ -35,7 +35,8 @@ pub async fn bills_of_order(
     conn: &mut AnyConnection,
     order_id: i64,
 ) -> Result<Vec<(BillAtSettlement, String)>, sqlx::Error> {
-    let lock = if for_update(conn).is_empty() { "" } else { " FOR UPDATE OF b" };
+    // NO KEY UPDATE: the bills' keys do not change, so foreign-key checks of concurrent order inserts do not wait.
+    let lock = if for_update(conn).is_empty() { "" } else { " FOR NO KEY UPDATE OF b" };
     let sql = format!(
         "SELECT ob.bill_id, ob.principal_fen, ob.late_fee_fen, b.total_fen, b.paid_fen, b.period \
          FROM order_bills ob JOIN bills b ON b.id = ob.bill_id WHERE ob.order_id = $1 ORDER BY ob.bill_id{lock}"
@@ -92,6 +93,38 @@ pub async fn mark_order_paid(
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Other pending orders holding any of `bill_ids` (settled now by another order) are due to end: their bills are
+/// freed and the polling job closes them on their platform at once, so they cannot be paid a second time.
+pub async fn end_other_orders(
+    conn: &mut AnyConnection,
+    bill_ids: &[i64],
+    except_order: i64,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    if bill_ids.is_empty() {
+        return Ok(());
+    }
+    let list = super::sql::placeholder_list(3, bill_ids.len());
+    let holders = format!("SELECT order_id FROM open_bill_orders WHERE bill_id IN ({list}) AND order_id <> $2");
+    let sql = format!(
+        "UPDATE orders SET expires_at = $1, next_poll_at = $1, updated_at = $1 \
+         WHERE state = 'pending' AND id IN ({holders})"
+    );
+    let mut query = sqlx::query(&sql).bind(now_ms).bind(except_order);
+    for id in bill_ids {
+        query = query.bind(*id);
+    }
+    query.execute(&mut *conn).await?;
+    let list = super::sql::placeholder_list(2, bill_ids.len());
+    let sql = format!("DELETE FROM open_bill_orders WHERE bill_id IN ({list}) AND order_id <> $1");
+    let mut query = sqlx::query(&sql).bind(except_order);
+    for id in bill_ids {
+        query = query.bind(*id);
+    }
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -311,7 +344,7 @@ pub async fn refunds_for_payments(pool: &AnyPool, payment_ids: &[i64]) -> Result
 
 /// Moves a refund along, from a state that is not final; false when it was final already (nothing changes).
 pub async fn update_refund(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     id: i64,
     state: &str,
     platform_refund_id: Option<&str>,
@@ -327,7 +360,7 @@ pub async fn update_refund(
     .bind(platform_refund_id.map(str::to_owned))
     .bind(last_error.map(str::to_owned))
     .bind(now_ms)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
 }

@@ -190,6 +190,8 @@ impl Channel {
             Channel::Wechat(client) => match client.close_order(order_no).await {
                 Ok(()) => Ok(Closing::Closed),
                 Err(WechatPayError::OrderPaid) => Ok(Closing::AlreadyPaid),
+                // Never opened there (the create's answer was lost before it reached WeChat Pay): nothing to close.
+                Err(error) if error.platform_code() == Some("ORDER_NOT_EXIST") => Ok(Closing::Closed),
                 Err(error) => Err(error.into()),
             },
             Channel::Alipay(client) => match client.trade_close(order_no).await? {

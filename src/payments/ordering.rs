@@ -21,6 +21,14 @@ use crate::state::AppState;
 pub const MAX_BILLS_PER_ORDER: usize = 36;
 /// An open order is handed out again only while at least this much of its time is left.
 const MIN_TIME_LEFT_MS: i64 = 2 * 60 * 1000;
+/// An order younger than this without the platform's answer is still being opened by another request.
+const OPENING_WINDOW_MS: i64 = 30 * 1000;
+/// Another household member's order younger than this is not closed from under them.
+const HOUSEHOLD_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+fn in_progress(message: &str) -> ApiError {
+    ApiError::conflict("ORDER_IN_PROGRESS", message.to_owned())
+}
 
 /// An order ready to pay.
 pub struct OpenedOrder {
@@ -76,7 +84,8 @@ pub async fn open_order(
     let today = beijing_date(now);
     let unpaid = bill_reads::unpaid_for_account(pool, &account_no).await?;
     let chosen: Vec<_> = match bill_ids {
-        None => unpaid.iter().collect(),
+        // All unpaid bills, oldest due first, as many as one order may carry.
+        None => unpaid.iter().take(MAX_BILLS_PER_ORDER).collect(),
         Some(ids) => {
             let mut chosen = Vec::with_capacity(ids.len());
             for id in ids {
@@ -104,7 +113,19 @@ pub async fn open_order(
     let print = fingerprint(payer.platform, &payer.id, &lines);
     let bill_ids: Vec<i64> = lines.iter().map(|line| line.bill_id).collect();
 
-    for open in orders::open_for_bills(pool, &bill_ids).await? {
+    let open_orders = orders::open_for_bills(pool, &bill_ids).await?;
+    for open in &open_orders {
+        let age = now - open.created_at;
+        if open.platform_ref.is_none() && age < OPENING_WINDOW_MS {
+            // Another request is opening it on the platform right now: closing it could race its creation.
+            return Err(in_progress("a payment for these bills is being opened right now; try again in a moment"));
+        }
+        if open.user_id != user_id && open.platform_ref.is_some() && age < HOUSEHOLD_WINDOW_MS {
+            // A family member may be paying it at this moment: do not pull it from under them.
+            return Err(in_progress("another member of the household is paying these bills; try again later"));
+        }
+    }
+    for open in open_orders {
         let reusable = open.user_id == user_id
             && open.fingerprint == print
             && open.expires_at - now >= MIN_TIME_LEFT_MS
@@ -132,6 +153,7 @@ pub async fn open_order(
         expires_at: now + state.settings.payments.order_ttl_ms(),
         paid_at: None,
         flag: None,
+        next_poll_at: now + (state.settings.payments.poll_after_secs as i64) * 1000,
         created_at: now,
         updated_at: now,
     };
@@ -142,10 +164,7 @@ pub async fn open_order(
     match orders::insert(&mut tx, &order, &lines).await {
         Ok(()) => tx.commit().await?,
         Err(InsertError::BillTaken) => {
-            return Err(ApiError::conflict(
-                "ORDER_IN_PROGRESS",
-                "another payment for these bills is being opened right now; try again",
-            ))
+            return Err(in_progress("another payment for these bills is being opened right now; try again"))
         }
         Err(InsertError::Db(error)) => return Err(error.into()),
     }
@@ -175,7 +194,13 @@ async fn open_on_platform(
     let description = &state.settings.payments.description;
     match channel.open(&order, description, payer.alipay_open_id).await {
         Ok(platform_ref) => {
-            orders::set_platform_ref(state.db.pool(), order.id, &platform_ref, state.now_ms()).await?;
+            if !orders::set_platform_ref(state.db.pool(), order.id, &platform_ref, state.now_ms()).await? {
+                // Closed here meanwhile: close it there too, so that it cannot be paid.
+                if let Err(error) = channel.close(&order.order_no).await {
+                    tracing::warn!(order_no = %order.order_no, %error, "closing an order ended meanwhile failed");
+                }
+                return Err(ApiError::conflict("BILLS_CHANGED", "these bills changed just now; reload the bills"));
+            }
             let pay = channel.pay_params(&platform_ref).map_err(platform_error)?;
             order.platform_ref = Some(platform_ref);
             Ok(OpenedOrder { order, lines, pay, reused: false })

@@ -62,24 +62,48 @@ pub async fn check_order(state: &AppState, order: &StoredOrder) -> Result<Checke
             Ok(Checked::Ended(to))
         }
         TradeLookup::Open | TradeLookup::NotFound if now >= order.expires_at => {
-            match close_on_platform(state, order, OrderState::Expired).await? {
-                CloseResult::Closed => Ok(Checked::Ended(OrderState::Expired)),
-                CloseResult::Settled => Ok(Checked::Settled(Settlement::AlreadyRecorded)),
+            match close_on_platform(state, order, OrderState::Expired).await {
+                Ok(CloseResult::Closed) => Ok(Checked::Ended(OrderState::Expired)),
+                Ok(CloseResult::Settled) => Ok(Checked::Settled(Settlement::AlreadyRecorded)),
+                // Past its time_expire the platform takes no payment for it any more (and a late notify would
+                // still settle it): it ends here even when the platform's close did not answer.
+                Err(ChannelError::Refused(detail)) => {
+                    tracing::warn!(order_no = %order.order_no, %detail, "closing an expired order was refused");
+                    orders::finish_unpaid(&state.db, order.id, OrderState::Expired, now)
+                        .await
+                        .map_err(|e| ChannelError::Transient(format!("database: {e}")))?;
+                    Ok(Checked::Ended(OrderState::Expired))
+                }
+                Err(error) => Err(error),
             }
         }
         TradeLookup::Open | TradeLookup::NotFound => Ok(Checked::StillOpen),
     }
 }
 
-/// One round over the pending orders opened more than `poll_after_secs` ago.
+/// When to ask again about an order still open (or whose check failed): the interval grows with the order's age
+/// (an order nobody pays is asked about less and less often) and never passes its expiry; a failed check waits
+/// longer, so that orders the platform keeps refusing do not crowd out the others.
+pub fn next_poll_at(order: &StoredOrder, now: i64, failed: bool, poll_after_secs: u64) -> i64 {
+    let base = (poll_after_secs as i64).max(1) * 1000;
+    let age = (now - order.created_at).max(0);
+    let wait = if failed { (age / 2).clamp(base, 30 * 60 * 1000) } else { (age / 4).clamp(base, 10 * 60 * 1000) };
+    let next = now + wait;
+    if now < order.expires_at {
+        next.min(order.expires_at)
+    } else {
+        next
+    }
+}
+
+/// One round over the pending orders due for a look.
 pub async fn poll_once(state: &AppState) -> Result<PollReport, sqlx::Error> {
-    let settings = &state.settings.payments;
     let now = state.now_ms();
-    let opened_before = now - (settings.poll_after_secs as i64) * 1000;
     let mut report = PollReport::default();
-    for order in orders::pending_opened_before(state.db.pool(), opened_before, BATCH).await? {
+    for order in orders::pending_due(state.db.pool(), now, BATCH).await? {
         report.checked += 1;
-        match check_order(state, &order).await {
+        let outcome = check_order(state, &order).await;
+        match &outcome {
             Ok(Checked::Settled(_)) => report.settled += 1,
             Ok(Checked::Ended(_)) => report.ended += 1,
             Ok(Checked::StillOpen) => report.still_open += 1,
@@ -87,6 +111,10 @@ pub async fn poll_once(state: &AppState) -> Result<PollReport, sqlx::Error> {
                 report.errors += 1;
                 tracing::warn!(order_no = %order.order_no, %error, "polling an order failed");
             }
+        }
+        if matches!(outcome, Ok(Checked::StillOpen) | Err(_)) {
+            let next = next_poll_at(&order, now, outcome.is_err(), state.settings.payments.poll_after_secs);
+            orders::set_next_poll(state.db.pool(), order.id, next).await?;
         }
     }
     Ok(report)

@@ -124,35 +124,67 @@ async fn apply_step(
 ) -> Result<(), JobError> {
     let now = state.now_ms();
     let db_error = |e: sqlx::Error| JobError::Retry(format!("database: {e}"));
-    let pool = state.db.pool();
+    let mut conn = state.db.pool().acquire().await.map_err(db_error)?;
     match step {
         Step::Succeeded(platform_id) => {
-            repo::update_refund(pool, refund.id, "succeeded", Some(&platform_id), None, now).await.map_err(db_error)?;
+            repo::update_refund(&mut conn, refund.id, "succeeded", Some(&platform_id), None, now)
+                .await
+                .map_err(db_error)?;
             Ok(())
         }
         Step::Processing(platform_id) => {
-            repo::update_refund(pool, refund.id, "processing", Some(&platform_id), None, now)
+            repo::update_refund(&mut conn, refund.id, "processing", Some(&platform_id), None, now)
                 .await
                 .map_err(db_error)?;
             Err(JobError::Retry("the platform is processing the refund".into()))
         }
         Step::Resend => {
-            repo::update_refund(pool, refund.id, "pending", None, None, now).await.map_err(db_error)?;
+            repo::update_refund(&mut conn, refund.id, "pending", None, None, now).await.map_err(db_error)?;
             Err(JobError::Retry("the platform does not know the refund yet; sending it again".into()))
         }
         Step::Failed(detail) => {
             let detail = crate::jobs::queue::truncate_error(&detail);
-            repo::update_refund(pool, refund.id, "failed", None, Some(&detail), now).await.map_err(db_error)?;
-            let mut conn = pool.acquire().await.map_err(db_error)?;
-            let incident = serde_json::json!({ "refund_id": refund.id.to_string(), "error": detail }).to_string();
-            let kind = repo::INCIDENT_REFUND_FAILED;
-            let id = crate::db::ids::next_id(now);
-            repo::record_incident(&mut conn, id, kind, platform, &refund.out_refund_no, &incident, now)
-                .await
-                .map_err(db_error)?;
+            drop(conn);
+            fail_refund(state, refund, platform, None, &detail).await.map_err(db_error)?;
             Err(JobError::Permanent(detail))
         }
     }
+}
+
+/// A refund that ended without the money going back: in one transaction it is marked failed, the money is kept as a
+/// credit on the account (never lost), and staff get an incident.
+async fn fail_refund(
+    state: &AppState,
+    refund: &RefundRecord,
+    platform: crate::domain::user::Platform,
+    platform_refund_id: Option<&str>,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let now = state.now_ms();
+    let payment = repo::find_payment(state.db.pool(), refund.payment_id).await?;
+    let order = match &payment {
+        Some(payment) => orders::find_by_id(state.db.pool(), payment.order_id).await?,
+        None => None,
+    };
+    let mut tx = state.db.begin_write().await?;
+    if !repo::update_refund(&mut tx, refund.id, "failed", platform_refund_id, Some(detail), now).await? {
+        return Ok(());
+    }
+    if let Some(order) = &order {
+        let id = crate::db::ids::next_id(now);
+        repo::insert_credit(&mut tx, id, &order.account_no, refund.payment_id, refund.amount, now).await?;
+    }
+    let incident = serde_json::json!({
+        "refund_id": refund.id.to_string(),
+        "amount_fen": refund.amount.value(),
+        "error": detail,
+        "kept_as_credit": order.is_some(),
+    })
+    .to_string();
+    let kind = repo::INCIDENT_REFUND_FAILED;
+    let id = crate::db::ids::next_id(now);
+    repo::record_incident(&mut tx, id, kind, platform, &refund.out_refund_no, &incident, now).await?;
+    tx.commit().await
 }
 
 /// A refund notification (verified) tells how a refund ended.
@@ -168,11 +200,12 @@ pub async fn refund_notified(
     let now = state.now_ms();
     match status {
         RefundStatus::Success => {
-            repo::update_refund(state.db.pool(), refund.id, "succeeded", Some(refund_id), None, now).await?;
+            let mut conn = state.db.pool().acquire().await?;
+            repo::update_refund(&mut conn, refund.id, "succeeded", Some(refund_id), None, now).await?;
         }
         RefundStatus::Closed | RefundStatus::Abnormal => {
             let error = format!("WeChat Pay notified the refund {status:?}");
-            repo::update_refund(state.db.pool(), refund.id, "failed", Some(refund_id), Some(&error), now).await?;
+            fail_refund(state, &refund, crate::domain::user::Platform::Wechat, Some(refund_id), &error).await?;
         }
         RefundStatus::Processing | RefundStatus::Unknown => {}
     }

@@ -117,7 +117,7 @@ pub async fn settle(state: &AppState, payment: &ConfirmedPayment) -> Result<Sett
     let outcome = if !order.state.awaits_money() {
         settle_duplicate(state, &mut tx, &order, payment, now).await?
     } else if payment.amount != order.amount {
-        settle_mismatch(&mut tx, &order, payment, now).await?
+        settle_mismatch(state, &mut tx, &order, payment, now).await?
     } else {
         settle_order(state, &mut tx, &order, payment, now).await?
     };
@@ -181,6 +181,11 @@ async fn settle_order(
     }
     repo::mark_order_paid(tx, order.id, OrderState::Paid, payment.paid_at_ms, None, now).await?;
     repo::release_bills(tx, order.id).await?;
+    if order.state != OrderState::Pending {
+        // A closed or expired order paid after all: a newer order may hold these bills and must not be paid too.
+        let settled: Vec<i64> = allocation.applied.iter().map(|application| application.bill_id).collect();
+        repo::end_other_orders(tx, &settled, order.id, now).await?;
+    }
     if allocation.surplus.value() > 0 {
         keep_surplus(state, tx, order, &record, now).await?;
     }
@@ -203,8 +208,9 @@ async fn settle_order(
 }
 
 /// Money that is not what the order asked: flag the order, pay no bill, free the bills (the account can be paid
-/// properly while staff sort it out), and record the incident.
+/// properly while staff sort it out), record the incident, and tell the marketing system the money is held for review.
 async fn settle_mismatch(
+    state: &AppState,
     tx: &mut AnyConnection,
     order: &StoredOrder,
     payment: &ConfirmedPayment,
@@ -225,6 +231,11 @@ async fn settle_mismatch(
     });
     let kind = repo::INCIDENT_AMOUNT_MISMATCH;
     repo::record_incident(tx, next_id(now), kind, order.platform, &order.order_no, &detail.to_string(), now).await?;
+    // The marketing system learns of the money too, applied to no bill until staff decide.
+    let mut review = record.clone();
+    review.surplus = payment.amount;
+    review.surplus_handling = Some("review".into());
+    queue_writeback(state, tx, order, &review, Vec::new(), now).await?;
     tracing::warn!(
         order_no = %order.order_no,
         expected_fen = order.amount.value(),

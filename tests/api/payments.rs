@@ -93,8 +93,13 @@ async fn asking_again_hands_out_the_open_order_and_a_change_closes_it_first() {
     assert_eq!(again["order_no"], first["order_no"]);
     assert_eq!(again["reused"], true);
 
-    // Another family member on Alipay asks for one of the bills: the WeChat order is closed on WeChat Pay first.
-    let (status, other) = open_order(&app, &alipay, &json!({ "account_no": ACCOUNT, "bill_ids": [bill_ids[0]] })).await;
+    // Another family member on Alipay asks for one of the bills while alice may be paying: not yet.
+    let one_bill = json!({ "account_no": ACCOUNT, "bill_ids": [bill_ids[0]] });
+    let (status, refused) = open_order(&app, &alipay, &one_bill).await;
+    assert_eq!((status, refused["code"].clone()), (409, json!("ORDER_IN_PROGRESS")));
+    // Five minutes later the WeChat order is closed on WeChat Pay first.
+    app.clock.advance_ms(5 * 60 * 1000);
+    let (status, other) = open_order(&app, &alipay, &one_bill).await;
     assert_eq!(status, 201, "{other}");
     assert_eq!(order_state(&app, &order_no(&first)).await, "closed");
     let response = app.post_json("/sandbox/wechatpay/pay", &json!({ "out_trade_no": order_no(&first) })).await;
@@ -193,12 +198,17 @@ async fn a_second_payment_for_settled_bills_is_kept_as_a_credit() {
     let Household { app, wechat, alipay, bill_ids } = household().await;
     // The WeChat order is replaced by an Alipay one, but WeChat Pay took the money before the close landed.
     let first = open_all(&app, &wechat).await;
+    app.clock.advance_ms(5 * 60 * 1000);
     let (_, second) = open_order(&app, &alipay, &json!({ "account_no": ACCOUNT, "bill_ids": [bill_ids[0]] })).await;
     let amount = first["amount_fen"].as_i64().unwrap();
     let resource = transaction(&app, &order_no(&first), "4200002026102000000000000001", amount);
     let (status, _) = send_wechat(&app, &wechat_notification(&app, &resource, now_secs(&app))).await;
     assert_eq!(status, 204, "money for a closed order settles");
     assert_eq!(order_state(&app, &order_no(&first)).await, "paid");
+    // The Alipay order holding the bill is freed and due to be closed at once.
+    assert_eq!(count_where(&app, "open_bill_orders", "1 = 1").await, 0);
+    let due = format!("order_no = '{}' AND next_poll_at <= {}", order_no(&second), app.clock_now_ms());
+    assert_eq!(count_where(&app, "orders", &due).await, 1);
     // Then the Alipay order is paid too: its bill was settled already, so all of it is surplus.
     let paid = sandbox_pay(&app, "alipay", &order_no(&second), true, None).await;
     assert_eq!(paid["notify_body"], "success");
@@ -296,7 +306,11 @@ async fn a_wrong_amount_flags_the_order_and_pays_no_bill() {
     assert_eq!(order_state(&app, &order_no(&order)).await, "flagged");
     assert_eq!(bill_states(&app).await, vec![("unpaid".into(), 0), ("unpaid".into(), 0)]);
     assert_eq!(count_where(&app, "payment_incidents", "kind = 'amount_mismatch'").await, 1);
-    assert_eq!(count_where(&app, "jobs", "queue = 'writeback'").await, 0);
+    // The marketing system learns the money arrived, applied to no bill, held for review.
+    assert_eq!(deliver_writebacks(&app).await, 1);
+    let events = booked_events(&app).await;
+    assert_eq!((events[0]["amount_fen"].clone(), events[0]["surplus_handling"].clone()), (json!(1), json!("review")));
+    assert!(events[0]["bills"].as_array().unwrap().is_empty());
     // The same on Alipay.
     let order = open_all(&app, &alipay).await;
     let paid = sandbox_pay(&app, "alipay", &order_no(&order), true, Some(100)).await;
@@ -458,4 +472,79 @@ async fn write_back_is_retried_after_the_receiver_fails() {
         .await
         .unwrap();
     assert_eq!(attempts, 2);
+}
+
+#[tokio::test]
+async fn an_order_that_never_reached_the_platform_ends_when_it_expires() {
+    use ebill::db::orders::{self, StoredOrder};
+    use ebill::domain::money::Fen;
+    use ebill::domain::order::{OrderLine, OrderState};
+    use ebill::domain::user::Platform;
+    let Household { app, bill_ids, .. } = household().await;
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE platform = 'wechat'")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    // As if the process died between writing the order and WeChat Pay's answer.
+    let now = app.clock_now_ms();
+    let id = ebill::db::ids::next_id(now);
+    let order = StoredOrder {
+        id,
+        order_no: ebill::domain::order::order_no(id),
+        user_id,
+        account_no: ACCOUNT.into(),
+        platform: Platform::Wechat,
+        payer: "o-lost".into(),
+        amount: Fen::new(BILL_TOTAL),
+        fingerprint: "lost".into(),
+        state: OrderState::Pending,
+        platform_ref: None,
+        expires_at: now + 60_000,
+        paid_at: None,
+        flag: None,
+        next_poll_at: now + 60_000,
+        created_at: now,
+        updated_at: now,
+    };
+    let line =
+        OrderLine { bill_id: bill_ids[1].parse().unwrap(), principal: Fen::new(BILL_TOTAL), late_fee: Fen::ZERO };
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    orders::insert(&mut tx, &order, &[line]).await.unwrap();
+    tx.commit().await.unwrap();
+    app.clock.advance_ms(61_000);
+    let report = poll_once(&app.state).await.unwrap();
+    assert_eq!(report.ended, 1, "{report:?}");
+    assert_eq!(order_state(&app, &order.order_no).await, "expired");
+    assert_eq!(count_where(&app, "open_bill_orders", "1 = 1").await, 0, "its bill is free again");
+}
+
+#[test]
+fn polling_backs_off_with_age_and_never_passes_the_expiry() {
+    use ebill::db::orders::StoredOrder;
+    use ebill::domain::money::Fen;
+    use ebill::domain::order::OrderState;
+    use ebill::domain::user::Platform;
+    use ebill::payments::polling::next_poll_at;
+    let order = StoredOrder {
+        id: 1,
+        order_no: "EB1".into(),
+        user_id: 1,
+        account_no: ACCOUNT.into(),
+        platform: Platform::Wechat,
+        payer: "o".into(),
+        amount: Fen::new(1),
+        fingerprint: String::new(),
+        state: OrderState::Pending,
+        platform_ref: None,
+        expires_at: 30 * 60_000,
+        paid_at: None,
+        flag: None,
+        next_poll_at: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    assert_eq!(next_poll_at(&order, 60_000, false, 60), 120_000, "young: every minute");
+    assert_eq!(next_poll_at(&order, 20 * 60_000, false, 60), 25 * 60_000, "older: a quarter of its age");
+    assert_eq!(next_poll_at(&order, 28 * 60_000, false, 60), 30 * 60_000, "never past the expiry");
+    assert_eq!(next_poll_at(&order, 40 * 60_000, true, 60), 60 * 60_000, "failures wait longer");
 }

@@ -83,7 +83,7 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         tracing::warn!("a verified Alipay notify lacks out_trade_no, trade_no or total_amount");
         return failure(StatusCode::BAD_REQUEST);
     };
-    let Some(amount) = Fen::parse_yuan(total) else {
+    let Some(amount) = Fen::parse_yuan(total).filter(|amount| amount.value() > 0) else {
         tracing::warn!("a verified Alipay notify has an unreadable total_amount");
         return failure(StatusCode::BAD_REQUEST);
     };

@@ -91,11 +91,12 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         return fail(StatusCode::BAD_REQUEST, "a successful transaction without transaction_id");
     };
     if transaction.amount.currency != "CNY"
+        || transaction.amount.total <= 0
         || transaction.out_trade_no.is_empty()
         || transaction.out_trade_no.len() > 64
     {
         tracing::warn!(currency = %transaction.amount.currency, "a WeChat Pay notification we cannot apply");
-        return fail(StatusCode::BAD_REQUEST, "unexpected currency or order number");
+        return fail(StatusCode::BAD_REQUEST, "unexpected currency, amount or order number");
     }
     let now = state.now_ms();
     let paid_at = transaction

@@ -112,11 +112,13 @@ pub struct Payer {
 /// Amounts in fen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionAmount {
-    /// The order amount: what we asked for.
+    /// The order amount: what we asked for. (Unpaid orders' query answers may leave fields out: they default.)
+    #[serde(default)]
     pub total: i64,
     /// What the customer paid after platform discounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer_total: Option<i64>,
+    #[serde(default)]
     pub currency: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer_currency: Option<String>,
