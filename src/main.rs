@@ -25,6 +25,11 @@ enum Command {
     /// Run the background loops (write-back, refunds, polling of pending orders) without serving HTTP; pair with
     /// `jobs.run_in_serve = false` on the serving instances to scale them apart.
     Worker,
+    /// Payments that need a person: open incidents, credits held, the write-back and refund queues.
+    Payments {
+        #[command(subcommand)]
+        action: PaymentsAction,
+    },
     /// Apply the database migrations and exit (serve applies them too).
     Migrate,
     /// Import accounts or bills from a CSV file, with the feed's validation; rejected lines are listed on stdout.
@@ -37,6 +42,14 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum PaymentsAction {
+    /// Print open incidents, credits held and the queues.
+    Status,
+    /// Put failed write-back deliveries back in the queue (after the marketing system is fixed).
+    RetryWriteback,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -54,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Worker => worker(settings).await,
+            Command::Payments { action } => payments(settings, action).await,
             Command::Migrate => migrate(settings).await,
             Command::Import { kind, file, quiet } => import(settings, kind, file, quiet).await,
         }
@@ -114,6 +128,21 @@ async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+async fn payments(settings: Settings, action: PaymentsAction) -> anyhow::Result<()> {
+    let db = ebill::open_storage(&settings).await.context("opening the database")?;
+    match action {
+        PaymentsAction::Status => ebill::payments::report::write_status(&db, &mut std::io::stdout()).await?,
+        PaymentsAction::RetryWriteback => {
+            let queue = ebill::jobs::writeback::WRITEBACK_QUEUE;
+            let filter = ebill::jobs::queue::RetryFilter::default();
+            let count = ebill::jobs::queue::retry_failed(&db, queue, &filter, SystemClock.now_ms()).await?;
+            println!("{count} failed write-back deliveries queued again");
+        }
+    }
+    db.close().await;
+    Ok(())
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

@@ -7,4 +7,5 @@ pub mod channel;
 pub mod ordering;
 pub mod polling;
 pub mod refunds;
+pub mod report;
 pub mod settlement;

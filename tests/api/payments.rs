@@ -295,6 +295,12 @@ async fn a_payment_for_an_unknown_order_is_refused_and_recorded() {
     let (_, body) = post_alipay_notify(&app, &params).await;
     assert_eq!(body, "fail");
     assert_eq!(count_where(&app, "payment_incidents", "kind = 'unknown_order'").await, 2);
+    // Operators see them with `ebill payments status`.
+    let mut printed = Vec::new();
+    ebill::payments::report::write_status(&app.state.db, &mut printed).await.unwrap();
+    let printed = String::from_utf8(printed).unwrap();
+    assert!(printed.contains("open incidents: 2"), "{printed}");
+    assert!(printed.contains("unknown_order") && printed.contains("EB4242424242"), "{printed}");
 }
 
 #[tokio::test]
