@@ -560,6 +560,11 @@ impl Settings {
         }
         self.late_fees.check()?;
         self.wechat_pay.check()?;
+        if self.wechat_pay.is_configured() && self.mode() == Mode::Production && self.wechat.appid.is_none() {
+            return Err(ConfigError::Invalid(
+                "wechat_pay is configured without [wechat]: orders are placed for the mini-program's appid".into(),
+            ));
+        }
         self.payments.check()?;
         self.writeback.check(self.mode())?;
         Ok(())

@@ -124,7 +124,17 @@ pub fn worker_options(settings: &Settings) -> WorkerOptions {
 }
 
 /// Delivers write-back jobs until `shutdown` turns true (or its sender is dropped).
-pub async fn run(state: AppState, shutdown: watch::Receiver<bool>) -> WorkerReport {
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) -> WorkerReport {
+    if state.credentials.writeback.is_none() {
+        // Nothing can be delivered: the events wait in the queue, attempts untouched, until an endpoint is set.
+        tracing::warn!("no write-back endpoint configured (writeback.url): settlement events wait in the queue");
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+        return WorkerReport::default();
+    }
     let options = worker_options(&state.settings);
     let owner = queue::worker_owner("writeback");
     let shared = &state;

@@ -217,7 +217,10 @@ async fn settle_mismatch(
     now: i64,
 ) -> Result<Settlement, SettleError> {
     let payment_id = next_id(now);
-    let record = payment_record(payment_id, order, payment, "amount_mismatch", &Allocation::default(), None, now);
+    // All of it is held (applied to no bill) until staff decide.
+    let held = Allocation { applied: Vec::new(), applied_total: Fen::ZERO, surplus: payment.amount };
+    let mut record = payment_record(payment_id, order, payment, "amount_mismatch", &held, None, now);
+    record.surplus_handling = Some("review".into());
     if !repo::insert_payment(tx, &record).await? {
         return Ok(Settlement::AlreadyRecorded);
     }
@@ -232,10 +235,7 @@ async fn settle_mismatch(
     let kind = repo::INCIDENT_AMOUNT_MISMATCH;
     repo::record_incident(tx, next_id(now), kind, order.platform, &order.order_no, &detail.to_string(), now).await?;
     // The marketing system learns of the money too, applied to no bill until staff decide.
-    let mut review = record.clone();
-    review.surplus = payment.amount;
-    review.surplus_handling = Some("review".into());
-    queue_writeback(state, tx, order, &review, Vec::new(), now).await?;
+    queue_writeback(state, tx, order, &record, Vec::new(), now).await?;
     tracing::warn!(
         order_no = %order.order_no,
         expected_fen = order.amount.value(),
