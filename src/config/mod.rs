@@ -1,8 +1,10 @@
 //! Settings: an optional TOML file (`--config PATH`) overridden by environment variables. Secrets never sit in the
 //! file itself: it names files (`*_file`), or the environment carries them; their values are never printed.
 
+mod messages;
 mod payments;
 
+pub use messages::{MessageSettings, TemplateSetting};
 pub use payments::{DuplicatePaymentPolicy, PaymentSettings, WechatPaySettings, WritebackSettings};
 
 use crate::domain::late_fee::{DailyRate, FeeRounding, LateFeeRules, YearRates};
@@ -105,6 +107,8 @@ pub struct Settings {
     pub payments: PaymentSettings,
     pub writeback: WritebackSettings,
     pub jobs: JobSettings,
+    /// Pushed messages: reminders, quiet hours, delivery and templates.
+    pub messages: MessageSettings,
     /// Secrets loaded from the environment (never from the file).
     #[serde(skip)]
     pub env_secrets: EnvSecrets,
@@ -404,6 +408,7 @@ impl Default for Settings {
             payments: PaymentSettings::default(),
             writeback: WritebackSettings::default(),
             jobs: JobSettings::default(),
+            messages: MessageSettings::default(),
             env_secrets: EnvSecrets::default(),
         }
     }
@@ -567,6 +572,7 @@ impl Settings {
         }
         self.payments.check()?;
         self.writeback.check(self.mode())?;
+        self.messages.check(self.mode())?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod feed;
 pub mod late_fee;
 pub mod masking;
+pub mod message;
 pub mod money;
 pub mod order;
 pub mod tariff;
