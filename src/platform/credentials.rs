@@ -4,6 +4,7 @@
 use crate::config::{ConfigError, Mode, Secret, Settings};
 use crate::platform::crypto::aes_gcm::ApiV3Key;
 use crate::platform::crypto::rsa_keys::{PlatformCertificate, RsaSigningKey, RsaVerifyingKey};
+use crate::platform::sms::SmsGateway;
 use crate::platform::wechatpay::PlatformKeys;
 use crate::sandbox::keys::{self, SandboxKeys};
 use std::sync::Arc;
@@ -104,6 +105,8 @@ pub struct Credentials {
     pub wechat_pay: Option<WechatPayCredentials>,
     /// The write-back endpoint; `None` leaves settlements queued until one is configured.
     pub writeback: Option<WritebackTarget>,
+    /// The SMS gateway for reminders no mini-program user can receive; `None` when not configured.
+    pub sms: Option<SmsGateway>,
 }
 
 fn read_text(what: &'static str, path: &std::path::Path) -> Result<String, ConfigError> {
@@ -172,6 +175,18 @@ pub fn resolve(
                     },
                     timeout: writeback_timeout,
                 }),
+                sms: Some(SmsGateway::new(
+                    settings
+                        .messages
+                        .sms_gateway_url
+                        .clone()
+                        .unwrap_or_else(|| format!("{self_base_url}/sandbox/sms/send")),
+                    match settings.messages.sms_hmac_secret()? {
+                        Some(secret) => secret,
+                        None => keys.sms_secret.clone(),
+                    },
+                    writeback_timeout,
+                )),
             })
         }
         Mode::Production => {
@@ -221,7 +236,11 @@ pub fn resolve(
                 }),
                 _ => None,
             };
-            Ok(Credentials { wechat, alipay, wechat_pay, writeback })
+            let sms = match (&settings.messages.sms_gateway_url, settings.messages.sms_hmac_secret()?) {
+                (Some(url), Some(secret)) => Some(SmsGateway::new(url.clone(), secret, writeback_timeout)),
+                _ => None,
+            };
+            Ok(Credentials { wechat, alipay, wechat_pay, writeback, sms })
         }
     }
 }

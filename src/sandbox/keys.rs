@@ -29,6 +29,8 @@ pub struct SandboxKeys {
     pub wechatpay_apiv3_key: Secret,
     /// The secret write-back events to the simulated marketing system are signed with.
     pub writeback_secret: Secret,
+    /// The secret requests to the simulated SMS gateway are signed with.
+    pub sms_secret: Secret,
     /// The customer-token HMAC key and its id.
     pub jwt_customer_key_id: String,
     pub jwt_customer_key: Secret,
@@ -66,6 +68,7 @@ impl SandboxKeys {
             wechatpay_platform_key: rsa_key(&dir.join("wechatpay_platform_private_key.pem"))?,
             wechatpay_apiv3_key: random_secret(&dir.join("wechatpay_apiv3.key"), |b| hex::encode(&b[..16]))?,
             writeback_secret: random_secret(&dir.join("writeback_hmac.key"), |b| hex::encode(b))?,
+            sms_secret: random_secret(&dir.join("sms_hmac.key"), |b| hex::encode(b))?,
             jwt_customer_key_id: "sandbox-1".into(),
             jwt_customer_key: random_secret(&dir.join("jwt_customer.key"), |b| hex::encode(b))?,
         })

@@ -3,9 +3,12 @@
 
 pub mod alipay;
 pub mod demo_data;
+pub mod inbox;
 pub mod keys;
 pub mod marketing;
 pub mod platforms;
 pub mod routes;
+pub mod sms;
+pub mod subscriptions;
 pub mod wechat;
 pub mod wechatpay;

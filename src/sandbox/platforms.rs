@@ -3,8 +3,10 @@
 //! application builds it only then, and its routes are mounted only then).
 
 use super::alipay::AlipayMemory;
+use super::inbox::Inbox;
 use super::keys::SandboxKeys;
 use super::marketing::MarketingMemory;
+use super::sms::SmsMemory;
 use super::wechat::WechatMemory;
 use super::wechatpay::WechatPayMemory;
 use crate::error::ApiError;
@@ -29,6 +31,9 @@ pub struct SandboxPlatforms {
     pub alipay: AlipayMemory,
     pub marketing: MarketingMemory,
     pub wechatpay: WechatPayMemory,
+    /// What the simulated platforms delivered: messages and SMS.
+    pub inbox: Inbox,
+    pub sms: SmsMemory,
 }
 
 impl SandboxPlatforms {
@@ -39,6 +44,8 @@ impl SandboxPlatforms {
             alipay: AlipayMemory::default(),
             marketing: MarketingMemory::default(),
             wechatpay: WechatPayMemory::default(),
+            inbox: Inbox::default(),
+            sms: SmsMemory::default(),
         }
     }
 

@@ -16,10 +16,15 @@ pub enum WechatError {
     /// `40001` / `42001`: the access token is invalid or expired (also after one refresh and retry).
     #[error("WeChat refused the access token ({0})")]
     TokenRejected(i64),
-    /// `-1` system busy, HTTP 5xx, timeout or connection failure, after one retry.
+    /// `-1` system busy, HTTP 5xx, timeout or connection failure (after one retry, except for message sends).
     #[error("WeChat is unavailable: {0}")]
     Unavailable(String),
-    /// Any other `errcode`.
+    /// `43101`: the user refused the subscribe message, or has no one-time acceptance left for the template. Do not
+    /// retry; the user's credits for the template are gone.
+    #[error("WeChat refused the message: the user has no subscription for it ({code}: {msg})")]
+    Refused { code: i64, msg: String },
+    /// Any other `errcode`. For subscribe messages: `40003` bad openid, `40037` bad template id, `47003` bad data
+    /// value, `41030` bad page; all permanent.
     #[error("WeChat answered errcode {code}: {msg}")]
     Platform { code: i64, msg: String },
     /// An answer that is not what the API promises.
@@ -30,16 +35,20 @@ pub enum WechatError {
     EncryptedData(&'static str),
 }
 
+/// What [`WechatError::Unavailable`] says when WeChat answered `-1`, so that [`WechatError::errcode`] can tell.
+const SYSTEM_BUSY: &str = "system busy (-1)";
+
 impl WechatError {
     /// The error an `errcode` stands for; `None` for 0 (success).
     pub fn from_errcode(code: i64, msg: &str) -> Option<WechatError> {
         Some(match code {
             0 => return None,
-            -1 => WechatError::Unavailable("system busy (-1)".into()),
+            -1 => WechatError::Unavailable(SYSTEM_BUSY.into()),
             40029 | 40163 => WechatError::InvalidCode,
             45011 => WechatError::RateLimited,
             40226 => WechatError::Blocked,
             40001 | 42001 => WechatError::TokenRejected(code),
+            43101 => WechatError::Refused { code, msg: msg.to_owned() },
             _ => WechatError::Platform { code, msg: msg.to_owned() },
         })
     }
@@ -47,6 +56,20 @@ impl WechatError {
     /// Worth one more try: busy, timed out, unreachable.
     pub fn is_transient(&self) -> bool {
         matches!(self, WechatError::Unavailable(_))
+    }
+
+    /// The `errcode` WeChat answered, when the error stands for exactly one; `None` for transport failures, HTTP
+    /// errors, unreadable answers and the login code errors (two codes each).
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            WechatError::TokenRejected(code)
+            | WechatError::Refused { code, .. }
+            | WechatError::Platform { code, .. } => Some(*code),
+            WechatError::RateLimited => Some(45011),
+            WechatError::Blocked => Some(40226),
+            WechatError::Unavailable(why) if why == SYSTEM_BUSY => Some(-1),
+            _ => None,
+        }
     }
 }
 
@@ -68,6 +91,26 @@ mod tests {
             WechatError::from_errcode(40125, "invalid appsecret"),
             Some(WechatError::Platform { code: 40125, msg: "invalid appsecret".into() })
         );
+    }
+
+    #[test]
+    fn a_refused_subscribe_message_is_its_own_permanent_error() {
+        let refused = WechatError::from_errcode(43101, "user refuse to accept the msg").expect("an error");
+        assert_eq!(refused, WechatError::Refused { code: 43101, msg: "user refuse to accept the msg".into() });
+        assert!(!refused.is_transient());
+        assert_eq!(refused.errcode(), Some(43101));
+    }
+
+    #[test]
+    fn errcodes_are_told_back_when_the_error_stands_for_one() {
+        for code in [40003, 40037, 47003, 41030, 40001, 42001, 45011, 40226, -1] {
+            let error = WechatError::from_errcode(code, "x").expect("an error");
+            assert_eq!(error.errcode(), Some(code), "{error:?}");
+        }
+        assert_eq!(WechatError::Unavailable("HTTP 502".into()).errcode(), None);
+        assert_eq!(WechatError::Unavailable("timed out".into()).errcode(), None);
+        assert_eq!(WechatError::MalformedResponse("x".into()).errcode(), None);
+        assert_eq!(WechatError::InvalidCode.errcode(), None);
     }
 
     #[test]

@@ -1,20 +1,22 @@
 //! Our client of the WeChat mini-program server API (PROTOCOLS.md, "WeChat mini-program"): login
 //! ([`WechatClient::code2session`]), the access token ([`WechatClient::stable_token`], cached and refreshed
-//! single-flight across instances by [`WechatTokens`]) and phone numbers ([`WechatClient::phone_number`],
-//! [`decrypt_phone`]). The base URL comes from the credentials, so the same code talks to WeChat, its backup domain
-//! or the sandbox.
+//! single-flight across instances by [`WechatTokens`]), phone numbers ([`WechatClient::phone_number`],
+//! [`decrypt_phone`]) and subscribe messages ([`WechatClient::send_subscribe_message`]). The base URL comes from the
+//! credentials, so the same code talks to WeChat, its backup domain or the sandbox.
 //!
 //! Nothing secret is logged: the AppSecret travels in `jscode2session`'s query string and the access token in the
 //! other calls' query strings, so URLs are never logged and transport errors are stripped of theirs.
 
 mod error;
 mod login;
+mod message;
 mod phone;
 mod token;
 mod transport;
 
 pub use error::WechatError;
 pub use login::WechatSession;
+pub use message::{SendReceipt, SubscribeMessage, MAX_REPLY_CHARS};
 pub use phone::{decrypt_phone, PhoneInfo};
 pub use token::WechatTokens;
 

@@ -27,6 +27,9 @@
 //! | refund beyond what is left | `ACQ.REFUND_AMT_NOT_EQUAL_TOTAL` |
 //! | create whose `out_trade_no`, refund whose `out_request_no` starts with `SANDBOX_ERR_BUSY_ONCE` | takes effect, but the first answer is `20000` `isp.unknow-error` (an answer lost on the way back) |
 //!
+//! Template messages (`alipay.open.app.mini.templatemessage.send`, delivered to the sandbox's inbox) and the users'
+//! subscriptions (`POST subscriptions`, `POST long-term-templates`, `POST message-failures`) are in `message`.
+//!
 //! Auth codes that provoke each platform error, accepted as they are:
 //!
 //! | auth code | `alipay.system.oauth.token` answers |
@@ -36,6 +39,7 @@
 //! | `sandbox-err-busy-once`, or any code starting with it | `20000` the first time that exact code is used, then success as user `sandbox-busy-once` |
 
 mod gateway;
+mod message;
 mod notify;
 mod oauth;
 mod phone;
@@ -48,6 +52,7 @@ pub use trade::TRADE_BUSY_ONCE_PREFIX;
 pub use trades::{MAX_TRADES, TRADE_NO_PREFIX};
 
 use super::platforms::{digest, pseudonym, FirstUse, SingleUseCodes};
+use super::subscriptions::{FailureSwitch, Subscriptions};
 use actix_web::web;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -67,12 +72,19 @@ pub struct AlipayMemory {
     busy_once: FirstUse,
     busy_answers: AtomicU64,
     trades: trades::TradeBook,
+    subscriptions: Subscriptions,
+    message_failures: FailureSwitch,
 }
 
 impl AlipayMemory {
     /// How many times `20000` (service unavailable) was answered: lets tests count retries.
     pub fn busy_answers(&self) -> u64 {
         self.busy_answers.load(Ordering::Relaxed)
+    }
+
+    /// The users' subscriptions to message templates.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
     }
 
     fn count_busy(&self) {
@@ -90,7 +102,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth-codes", web::post().to(oauth::issue_code))
         .route("/phone-responses", web::post().to(phone::phone_response))
         .route("/pay", web::post().to(notify::pay))
-        .route("/notify-again", web::post().to(notify::notify_again));
+        .route("/notify-again", web::post().to(notify::notify_again))
+        .route("/subscriptions", web::post().to(message::grant))
+        .route("/long-term-templates", web::post().to(message::declare_long_term))
+        .route("/message-failures", web::post().to(message::fail_next));
 }
 
 /// The `user_id` of a sandbox user: `2088` and 12 digits, like Alipay's.

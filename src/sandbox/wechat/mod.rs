@@ -7,6 +7,9 @@
 //!   `user` always logs in as the same `openid`; `unionid: true` adds a `unionid` to the login.
 //! - `POST phone-codes {user, phone}` → `{code}`: what the phone-number button gives; single-use, 5 minutes.
 //!
+//! Subscribe messages (`POST cgi-bin/message/subscribe/send`, delivered to the sandbox's inbox) and the user's
+//! subscriptions (`POST subscriptions`, `POST long-term-templates`, `POST message-failures`) are in `message`.
+//!
 //! Login codes that provoke each platform error, accepted as they are:
 //!
 //! | code | `jscode2session` answers |
@@ -18,13 +21,16 @@
 //! | `sandbox-err-busy-once`, or any code starting with it | `-1` the first time that exact code is used, then success as user `sandbox-busy-once` |
 
 mod login;
+mod message;
 mod phone;
+mod template_values;
 mod token;
 
 pub use login::BUSY_ONCE_USER;
 use token::TokenBook;
 
 use super::platforms::{lock, pseudonym, FirstUse, SingleUseCodes};
+use super::subscriptions::{FailureSwitch, Subscriptions};
 use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 use rand::Rng;
@@ -54,6 +60,8 @@ pub struct WechatMemory {
     busy_once: FirstUse,
     tokens: Mutex<TokenBook>,
     busy_answers: AtomicU64,
+    subscriptions: Subscriptions,
+    message_failures: FailureSwitch,
 }
 
 impl WechatMemory {
@@ -67,6 +75,11 @@ impl WechatMemory {
         lock(&self.tokens).calls()
     }
 
+    /// The users' subscriptions to message templates.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
+    }
+
     fn count_busy(&self) {
         self.busy_answers.fetch_add(1, Ordering::Relaxed);
     }
@@ -77,7 +90,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login-codes", web::post().to(login::issue_code))
         .route("/cgi-bin/stable_token", web::post().to(token::stable_token))
         .route("/wxa/business/getuserphonenumber", web::post().to(phone::get_user_phone_number))
-        .route("/phone-codes", web::post().to(phone::issue_code));
+        .route("/phone-codes", web::post().to(phone::issue_code))
+        .route("/cgi-bin/message/subscribe/send", web::post().to(message::send))
+        .route("/subscriptions", web::post().to(message::grant))
+        .route("/long-term-templates", web::post().to(message::declare_long_term))
+        .route("/message-failures", web::post().to(message::fail_next));
 }
 
 /// The openid of a sandbox user in an app: `o` and 27 URL-safe characters, like WeChat's.

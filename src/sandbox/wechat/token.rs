@@ -78,6 +78,15 @@ impl TokenBook {
     pub fn calls(&self) -> u64 {
         self.calls
     }
+
+    /// Forgets `token`, as after WeChat invalidated it: it is refused with `40001` from now on, and the next
+    /// `stable_token` call issues a new one.
+    pub fn revoke(&mut self, token: &str) {
+        self.issued.retain(|(issued, _)| !secret_matches(token, issued.as_bytes()));
+        if self.current.as_deref().is_some_and(|current| secret_matches(token, current.as_bytes())) {
+            self.current = None;
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -146,6 +155,17 @@ mod tests {
         assert_eq!(book.check(&first, 1_000 + OVERLAP_MS), TokenState::Expired);
         assert_eq!(book.check(&second, 1_000 + OVERLAP_MS), TokenState::Valid);
         assert_eq!(book.check("not-a-token", 0), TokenState::Unknown);
+    }
+
+    #[test]
+    fn a_revoked_token_is_unknown_and_replaced() {
+        let mut book = TokenBook::default();
+        let (first, _) = book.stable(false, 0);
+        book.revoke(&first);
+        assert_eq!(book.check(&first, 1), TokenState::Unknown);
+        let (second, _) = book.stable(false, 2);
+        assert_ne!(first, second);
+        assert_eq!(book.check(&second, 3), TokenState::Valid);
     }
 
     #[test]
