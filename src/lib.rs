@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod payments;
 pub mod platform;
+pub mod push;
 pub mod sandbox;
 pub mod sessions;
 pub mod state;

@@ -25,6 +25,11 @@ enum Command {
     /// Run the background loops (write-back, refunds, polling of pending orders) without serving HTTP; pair with
     /// `jobs.run_in_serve = false` on the serving instances to scale them apart.
     Worker,
+    /// Pushed messages: the queue by state, kind and channel; putting failed messages back.
+    Push {
+        #[command(subcommand)]
+        action: PushAction,
+    },
     /// Payments that need a person: open incidents, credits held, the write-back and refund queues.
     Payments {
         #[command(subcommand)]
@@ -41,6 +46,27 @@ enum Command {
         /// Never draw the progress bar, even on a terminal.
         #[arg(long)]
         quiet: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PushAction {
+    /// Print the messages by state, kind and channel, and the daily counts sent and SMS avoided.
+    Status,
+    /// Put failed messages back in the queue; every filter given must match.
+    Retry {
+        /// One message, by id.
+        #[arg(long)]
+        id: Option<i64>,
+        /// new_bill, due_soon, due_today, overdue, payment_received or refund_done.
+        #[arg(long)]
+        kind: Option<String>,
+        /// wechat, alipay or sms.
+        #[arg(long)]
+        channel: Option<String>,
+        /// A piece of the last error, e.g. 47003.
+        #[arg(long)]
+        error_contains: Option<String>,
     },
 }
 
@@ -67,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Worker => worker(settings).await,
+            Command::Push { action } => push(settings, action).await,
             Command::Payments { action } => payments(settings, action).await,
             Command::Migrate => migrate(settings).await,
             Command::Import { kind, file, quiet } => import(settings, kind, file, quiet).await,
@@ -128,6 +155,20 @@ async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+async fn push(settings: Settings, action: PushAction) -> anyhow::Result<()> {
+    let db = ebill::open_storage(&settings).await.context("opening the database")?;
+    match action {
+        PushAction::Status => ebill::push::report::write_status(&db, &mut std::io::stdout()).await?,
+        PushAction::Retry { id, kind, channel, error_contains } => {
+            let filter = ebill::db::messages::RetryFilter { id, kind, channel, error_contains };
+            let count = ebill::db::messages::retry_failed(&db, &filter, SystemClock.now_ms()).await?;
+            println!("{count} failed messages queued again");
+        }
+    }
+    db.close().await;
+    Ok(())
 }
 
 async fn payments(settings: Settings, action: PaymentsAction) -> anyhow::Result<()> {

@@ -209,7 +209,7 @@ async fn lookup(
     Ok((accounts, found))
 }
 
-const COLUMNS: usize = 19;
+const COLUMNS: usize = 20;
 
 /// Inserts the bills at the given (new id, index) pairs; returns the indexes of those that another request inserted
 /// first (left untouched).
@@ -225,14 +225,16 @@ async fn insert_many(
         let sql = format!(
             "INSERT INTO bills (id, account_no, period, issue_date, due_date, revision, reading_start, reading_end, \
              multiplier, usage_kwh, tier_lines, tou_lines, other_charges, total_fen, paid_fen, status, content_hash, \
-             created_at, updated_at) VALUES {} ON CONFLICT (account_no, period) DO NOTHING RETURNING id",
+             created_at, updated_at, notify_pending) VALUES {} ON CONFLICT (account_no, period) DO NOTHING RETURNING id",
             values_tuples(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(&sql);
         for (id, index) in chunk {
             let bill = &bills[*index];
             query = query.bind(*id).bind(bill.account_no.as_str().to_string()).bind(bill.period.to_string());
-            query = bind_content(query, bill, &hashes[*index]).bind(now_ms).bind(now_ms);
+            // A new bill is pushed to its account's users, unless it arrives paid already.
+            let notify = i64::from(bill.status() != BillStatus::Paid);
+            query = bind_content(query, bill, &hashes[*index]).bind(now_ms).bind(now_ms).bind(notify);
         }
         let rows = query.fetch_all(&mut *conn).await?;
         if rows.len() != chunk.len() {
@@ -254,7 +256,8 @@ async fn revise(
     let query = sqlx::query(
         "UPDATE bills SET issue_date = $1, due_date = $2, revision = $3, reading_start = $4, reading_end = $5, \
          multiplier = $6, usage_kwh = $7, tier_lines = $8, tou_lines = $9, other_charges = $10, total_fen = $11, \
-         paid_fen = $12, status = $13, content_hash = $14, updated_at = $15 \
+         paid_fen = $12, status = $13, content_hash = $14, updated_at = $15, \
+         notify_pending = CASE WHEN total_fen <> $11 AND $13 <> 'paid' THEN 1 ELSE notify_pending END \
          WHERE id = $16 AND revision < $17 AND status <> 'paid'",
     );
     let result =

@@ -6,8 +6,8 @@
 //! number the claim gave it, so a worker whose lease ran out and was taken over can no longer complete or fail the
 //! job, even when the same worker claimed it again.
 
-use super::sql::rows_per_statement;
-use super::{Backend, Database};
+use super::sql::{claim_candidates, rows_per_statement};
+use super::Database;
 use crate::db::ids::next_id;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -269,7 +269,10 @@ pub async fn claim(
         "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END, \
          lease_owner = NULL, leased_until = NULL, last_error = $1, updated_at = $2 \
          WHERE {} AND state = 'leased' AND leased_until < $2",
-        candidates(db, "SELECT id FROM jobs WHERE queue = $3 AND state = 'leased' AND leased_until < $2")
+        claim_candidates(
+            db.backend(),
+            "SELECT id FROM jobs WHERE queue = $3 AND state = 'leased' AND leased_until < $2"
+        )
     );
     sqlx::query(&expire).bind(LEASE_EXPIRED).bind(now_ms).bind(queue.to_string()).execute(&mut *tx).await?;
     let claim = format!(
@@ -277,8 +280,8 @@ pub async fn claim(
          updated_at = $3 \
          WHERE {} AND state = 'pending' AND run_at <= $3 \
          RETURNING id, queue, payload, attempts, max_attempts, run_at, dedupe_key, created_at",
-        candidates(
-            db,
+        claim_candidates(
+            db.backend(),
             "SELECT id FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $3 ORDER BY run_at, id LIMIT $5"
         )
     );
@@ -311,17 +314,6 @@ pub async fn claim(
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     jobs.sort_by_key(|job| (job.run_at, job.id));
     Ok(jobs)
-}
-
-/// `id` among the rows `select` picks, picked once. On PostgreSQL an `IN (subquery)` may be evaluated again while the
-/// `UPDATE` runs, and then a `LIMIT` lets it pick more rows than asked (verified: 3 claimed with a limit of 2); an
-/// array built from the subquery is an init plan, evaluated once. There the picked rows are also locked, skipping
-/// those another claimer holds. SQLite evaluates an uncorrelated `IN (subquery)` once.
-fn candidates(db: &Database, select: &str) -> String {
-    match db.backend() {
-        Backend::Postgres => format!("id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"),
-        Backend::Sqlite => format!("id IN ({select})"),
-    }
 }
 
 const HELD: &str = "id = $1 AND state = 'leased' AND lease_owner = $2 AND attempts = $3";

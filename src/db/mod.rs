@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod feed_requests;
 pub mod ids;
 pub mod jobs;
+pub mod messages;
 pub mod orders;
 pub mod payments;
 pub mod refresh_tokens;

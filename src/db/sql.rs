@@ -1,6 +1,7 @@
 //! Small helpers for building portable SQL with `$n` placeholders, which both SQLite and PostgreSQL accept, and for
 //! sizing the statements that bulk writes and lookups generate.
 
+use super::Backend;
 use sqlx::AnyConnection;
 
 /// `($1, $2, ...)` tuples for a multi-row `VALUES`: `rows` rows of `columns` placeholders each.
@@ -77,6 +78,17 @@ pub fn keys_per_lookup(conn: &AnyConnection) -> usize {
 /// SQLite has no generic plans and gains from its statement cache.
 pub fn reuse_lookup_statements(conn: &AnyConnection) -> bool {
     is_sqlite(conn)
+}
+
+/// `id` among the rows `select` picks, picked once. On PostgreSQL an `IN (subquery)` may be evaluated again while the
+/// `UPDATE` runs, and then a `LIMIT` lets it pick more rows than asked (verified: 3 claimed with a limit of 2); an
+/// array built from the subquery is an init plan, evaluated once. There the picked rows are also locked, skipping
+/// those another claimer holds. SQLite evaluates an uncorrelated `IN (subquery)` once.
+pub fn claim_candidates(backend: Backend, select: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"),
+        Backend::Sqlite => format!("id IN ({select})"),
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! The background loops of an instance: the write-back outbox, refunds and the polling of pending orders. `ebill
+//! The background loops of an instance: the write-back outbox, refunds, the polling of pending orders, and the
+//! writing and delivery of pushed messages. `ebill
 //! serve` runs them beside the HTTP server (unless `jobs.run_in_serve` is off), `ebill worker` runs them alone;
 //! several instances may run them at once (queue leases and the polling round lock keep them from colliding).
 
 use crate::payments::{polling, refunds};
+use crate::push::{delivery, scheduler};
 use crate::state::AppState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -32,8 +34,19 @@ pub fn start(state: &AppState) -> Background {
             }
         }),
         tokio::spawn({
-            let state = state.clone();
+            let (state, receiver) = (state.clone(), receiver.clone());
             async move { polling::run(state, receiver).await }
+        }),
+        tokio::spawn({
+            let (state, receiver) = (state.clone(), receiver.clone());
+            async move { scheduler::run(state, receiver).await }
+        }),
+        tokio::spawn({
+            let state = state.clone();
+            async move {
+                let report = delivery::run(state, receiver).await;
+                tracing::info!(?report, "message delivery stopped");
+            }
         }),
     ];
     Background { shutdown, tasks }

@@ -10,6 +10,7 @@ pub mod login;
 pub mod payments;
 pub mod phone;
 pub mod session;
+pub mod subscriptions;
 
 use actix_web::web;
 
@@ -28,5 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(bills::usage)
         .service(payments::create)
         .service(payments::show)
+        .service(subscriptions::subscribe)
+        .service(subscriptions::show)
+        .service(subscriptions::update)
         .service(crate::api::ebill::share);
 }
