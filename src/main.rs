@@ -22,7 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default). Without WeChat/Alipay credentials it runs in sandbox mode with demo data.
     Serve,
-    /// Run the background loops (write-back, refunds, polling of pending orders) without serving HTTP; pair with
+    /// Run the background loops (write-back, refunds, polling of pending orders, writing and delivering messages)
+    /// without serving HTTP; pair with
     /// `jobs.run_in_serve = false` on the serving instances to scale them apart.
     Worker,
     /// Pushed messages: the queue by state, kind and channel; putting failed messages back.
@@ -125,7 +126,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     let base = settings.public_base_url();
     let state =
         ebill::build_state(settings, std::sync::Arc::new(SystemClock), &base).await.context("starting ebill")?;
-    tracing::info!(mode = state.mode.as_str(), "worker running: write-back, refunds, order polling");
+    tracing::info!(mode = state.mode.as_str(), "worker running: write-back, refunds, order polling, messages");
     let background = ebill::jobs::runner::start(&state);
     shutdown_signal().await;
     tracing::info!("stopping: letting the running jobs finish");

@@ -377,6 +377,25 @@ pub async fn subscriptions_for(
     Ok(found)
 }
 
+/// The users among `user_ids` who refused or banned `template_id` (a long-term template skips them).
+pub async fn refused(conn: &mut AnyConnection, template_id: &str, user_ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    let mut refused = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        let sql = format!(
+            "SELECT user_id FROM subscriptions WHERE template_id = $1 AND status <> 'accept' AND user_id IN ({})",
+            placeholder_list(2, chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(template_id.to_string());
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            refused.push(row.try_get("user_id")?);
+        }
+    }
+    Ok(refused)
+}
+
 /// Uses one one-time credit of each of `user_ids` for `template_id` (standing permissions need none).
 pub async fn use_credits(
     conn: &mut AnyConnection,

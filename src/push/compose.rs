@@ -49,11 +49,13 @@ pub async fn queue_for_users(
         let ids: Vec<i64> = on_platform.iter().map(|i| addressed[*i].user.user_id).collect();
         let mut credits: HashMap<i64, (i64, bool)> =
             if spec.long_term { HashMap::new() } else { repo::subscriptions_for(tx, &spec.template_id, &ids).await? };
+        // A long-term template needs no acceptance, but a user who rejected or banned it is left alone.
+        let refused = if spec.long_term { repo::refused(tx, &spec.template_id, &ids).await? } else { Vec::new() };
         let mut spenders: Vec<(i64, i64)> = Vec::new();
         for index in on_platform {
             let item = &addressed[index];
             let user_id = item.user.user_id;
-            let allowed = spec.long_term
+            let allowed = (spec.long_term && !refused.contains(&user_id))
                 || match credits.get_mut(&user_id) {
                     Some((_, true)) => true,
                     Some((left, false)) if *left > 0 => {

@@ -143,7 +143,9 @@ fn retry(
     reply: Option<String>,
 ) -> Outcome {
     let delay = senders.backoff.delay(message.attempts);
-    Outcome::Retry { error, reply, run_at: state.now_ms() + delay.as_millis() as i64 }
+    // A retry that would land in quiet hours waits for them to end.
+    let run_at = state.settings.messages.quiet_hours().release_at(state.now_ms() + delay.as_millis() as i64);
+    Outcome::Retry { error, reply, run_at }
 }
 
 async fn send_wechat(state: &AppState, senders: &Senders, message: &ClaimedMessage, payload: &Value) -> Outcome {
@@ -217,7 +219,17 @@ async fn send_alipay(state: &AppState, senders: &Senders, message: &ClaimedMessa
     match client.send_template_message(&request).await {
         Ok(receipt) => Outcome::Sent { reply: receipt.reply },
         Err(error) if error.is_transient() => retry(state, senders, message, error.to_string(), None),
-        Err(error) => Outcome::Failed { error: error.to_string(), reply: None },
+        Err(error) => {
+            if error.is_subscription_refused() {
+                if let Some(user_id) = message.user_id {
+                    let cleared = repo::clear_credits(state.db.pool(), user_id, &message.template_id, state.now_ms());
+                    if let Err(db) = cleared.await {
+                        tracing::warn!(error = %db, "clearing credits after Alipay's refusal failed");
+                    }
+                }
+            }
+            Outcome::Failed { error: error.to_string(), reply: None }
+        }
     }
 }
 

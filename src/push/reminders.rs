@@ -50,6 +50,11 @@ fn facts_of(state: &AppState, due: &BillDue, label: &str, today: chrono::NaiveDa
     }
 }
 
+/// A mainland mobile number (11 digits starting with 1): landlines cannot receive an SMS.
+fn is_mobile(phone: &str) -> bool {
+    phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Runs today's reminder steps that have not run yet.
 pub async fn run_due_steps(state: &AppState) -> Result<ReminderReport, sqlx::Error> {
     let now = state.now_ms();
@@ -108,8 +113,18 @@ async fn run_step(
         let queued = queue_for_users(state, &mut tx, kind, &stage, addressed, run_at, now).await?;
         let reached: HashSet<i64> = queued.iter().filter_map(|index| bill_of[*index]).collect();
         let mut sms = Vec::new();
+        // Accounts whose every bound user turned this kind off get no SMS either: they chose not to be reminded.
+        let user_ids: Vec<i64> = users.iter().map(|user| user.user_id).collect();
+        let off = repo::turned_off(&mut tx, kind.as_str(), &user_ids).await?;
+        let opted_out = |account_no: &str| {
+            let mut bound = users.iter().filter(|user| user.account_no == account_no).peekable();
+            bound.peek().is_some() && bound.all(|user| off.contains(&user.user_id))
+        };
         if settings.sms_fallback && state.credentials.sms.is_some() {
-            for due in bills.iter().filter(|due| !reached.contains(&due.bill.bill_id) && !due.phone.is_empty()) {
+            let unreached = bills.iter().filter(|due| {
+                !reached.contains(&due.bill.bill_id) && is_mobile(&due.phone) && !opted_out(&due.bill.account_no)
+            });
+            for due in unreached {
                 let expires = now.div_euclid(1000) + state.settings.ebill.link_ttl_days as i64 * 86_400;
                 let link =
                     format!("{}{}", state.settings.public_base_url(), state.bill_links.path(due.bill.bill_id, expires));

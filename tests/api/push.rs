@@ -266,3 +266,22 @@ async fn two_workers_drain_one_queue_without_a_duplicate_and_an_expired_lease_is
     let printed = String::from_utf8(printed).unwrap();
     assert!(printed.contains("sent") && printed.contains("new_bill"), "{printed}");
 }
+
+#[tokio::test]
+async fn no_sms_goes_to_a_landline_or_to_a_household_that_turned_reminders_off() {
+    let household = household().await;
+    let app = &household.app;
+    for session in [&household.wechat, &household.alipay] {
+        let body = json!({ "kinds": { "overdue": false } });
+        let response = app.authed(Method::PUT, "/api/v1/preferences", &session.access_token, Some(&body)).await;
+        assert_eq!(response.status(), 200);
+    }
+    let mut shop = crate::helpers::account("3100077777");
+    shop["phone"] = json!("021-62881234");
+    app.feed_ok("accounts", vec![shop]).await;
+    app.feed_ok("bills", vec![bill("3100077777", "2026-09", 1)]).await;
+    // Both September bills are 15 days late: one household opted out, the shop has a landline.
+    app.clock.set(beijing_noon(2026, 10, 13));
+    let report = reminders::run_due_steps(&app.state).await.unwrap();
+    assert_eq!((report.bills, report.messages, report.sms), (2, 0, 0), "{report:?}");
+}
