@@ -79,7 +79,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: 
     };
     let credentials = platform::credentials::resolve(&settings, mode, self_base_url, sandbox_keys.as_ref())?;
     let customer_tokens = customer_token_keys(&settings, sandbox_keys.as_ref())?;
-    let sandbox = sandbox_keys.map(|keys| Arc::new(sandbox::platforms::SandboxPlatforms::new(keys)));
+    let sandbox = sandbox_keys.map(|keys| Arc::new(sandbox::platforms::SandboxPlatforms::new(keys, self_base_url)));
     let http = reqwest::Client::builder()
         .user_agent(concat!("ebill/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(5))

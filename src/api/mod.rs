@@ -2,6 +2,7 @@
 //! and answer; they hold no SQL.
 
 pub mod body;
+pub mod demo;
 pub mod ebill;
 pub mod errors;
 pub mod front;
@@ -15,10 +16,11 @@ pub mod ops;
 use crate::config::Mode;
 use actix_web::web;
 
-/// Every route of the service; the simulated platforms only in sandbox mode.
+/// Every route of the service; the simulated platforms and the demo only in sandbox mode.
 pub fn routes(cfg: &mut web::ServiceConfig, mode: Mode) {
     if mode == Mode::Sandbox {
         cfg.service(web::scope("/sandbox").configure(crate::sandbox::routes::routes));
+        cfg.service(web::scope("/demo").configure(demo::routes));
     }
     cfg.service(web::scope("/api/v1").configure(mp::routes));
     cfg.configure(notify::routes);

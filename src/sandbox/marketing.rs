@@ -8,23 +8,39 @@
 //! - `GET payments` → `{"events": [booked events, oldest first], "deliveries": POSTs received, "pending_failures"}`.
 //! - `POST failures {"count": n}` → the next `n` POSTs are answered 503, to exercise retries.
 //!
+//! It also issues bills, as the real one does through our feed (for the demo's "new bill" button):
+//! - `POST issue-bill {"account_no"}` builds the account's next bill (see [`next_bill`]) and POSTs it, signed with
+//!   the feed secret, to this instance's `/integration/v1/bills`; answers 200 `{"bill": the item sent, "feed_status":
+//!   our feed's HTTP status, "feed_reply": our feed's JSON answer}`, 404 `UNKNOWN_ACCOUNT`, 502 `FEED_UNREACHABLE`.
+//!
 //! Memory is bounded: beyond [`MAX_BOOKED`] events the oldest are forgotten (a late repeat of one of those is booked
 //! again).
 
 use crate::api::body::{parse_json, read_limited};
+use crate::db::accounts;
+use crate::db::bill_reads::{self, BillFilter};
+use crate::domain::account::{Account, AccountNo, AccountType};
+use crate::domain::bill::{Bill, BillInput, MeterReading, TouBand};
+use crate::domain::calendar::{beijing_date, BillingPeriod};
+use crate::domain::money::{Fen, UnitPrice};
 use crate::domain::order::{PaymentEvent, PAYMENT_SETTLED};
+use crate::domain::tariff::{tou_lines, TieredTariff};
 use crate::domain::user::Platform;
 use crate::error::ApiError;
 use crate::feed::signature::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::jobs::writeback::IDEMPOTENCY_KEY_HEADER;
 use crate::sandbox::platforms::{lock, SandboxPlatforms};
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{Days, NaiveDate};
+use rand::Rng;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Booked events remembered at most.
 pub const MAX_BOOKED: usize = 10_000;
@@ -34,6 +50,13 @@ pub const MAX_PENDING_FAILURES: u64 = 1_000;
 const MAX_SKEW_SECS: i64 = 300;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 const MAX_EVENT_ID_CHARS: usize = 128;
+/// A bill is due this long after it is issued.
+const DAYS_TO_PAY: u64 = 20;
+/// How long the marketing system waits for our feed.
+const FEED_TIMEOUT: Duration = Duration::from_secs(10);
+/// A month's consumption of an account without bills yet, in kWh.
+const FIRST_USAGE_RESIDENTIAL: i64 = 210;
+const FIRST_USAGE_NON_RESIDENTIAL: i64 = 900;
 
 /// What the simulated marketing system remembers.
 #[derive(Default)]
@@ -106,7 +129,8 @@ impl MarketingMemory {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payments", web::post().to(receive))
         .route("/payments", web::get().to(list))
-        .route("/failures", web::post().to(fail_next));
+        .route("/failures", web::post().to(fail_next))
+        .route("/issue-bill", web::post().to(issue_bill));
 }
 
 /// `POST /sandbox/marketing/payments`: one write-back delivery.
@@ -182,6 +206,169 @@ async fn fail_next(state: web::Data<AppState>, request: web::Json<FailuresReques
     }
     memory.fail_next(request.count);
     Ok(HttpResponse::Ok().json(json!({ "pending_failures": request.count })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBillRequest {
+    account_no: String,
+}
+
+/// `POST /sandbox/marketing/issue-bill`: the account's next bill, sent through our feed.
+async fn issue_bill(
+    state: web::Data<AppState>,
+    request: web::Json<IssueBillRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let sandbox = SandboxPlatforms::of(&state)?;
+    let account_no = AccountNo::parse(request.account_no.trim())
+        .map_err(|reason| ApiError::bad_request("INVALID_ACCOUNT_NO", reason))?;
+    let pool = state.db.pool();
+    let account = accounts::find(pool, &account_no)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "UNKNOWN_ACCOUNT", "the marketing system has no such account")
+        })?
+        .account;
+    let latest = bill_reads::list_for_account(pool, &account_no, &BillFilter::default(), 1)
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .next()
+        .map(|stored| stored.bill);
+    // A month like the last, give or take.
+    let percent = rand::thread_rng().gen_range(90..=115);
+    let usage_kwh = next_usage(account.account_type, latest.as_ref(), percent);
+    let today = beijing_date(state.now_ms());
+    let bill = next_bill(&account, latest.as_ref(), today, usage_kwh).ok_or_else(|| {
+        ApiError::conflict("NO_NEXT_BILL", "the account's next bill would be out of range (period or readings)")
+    })?;
+    let item = bill_item(&bill);
+    let (feed_status, feed_reply) = feed_bill(&state, sandbox, &item).await?;
+    Ok(HttpResponse::Ok().json(json!({ "bill": item, "feed_status": feed_status, "feed_reply": feed_reply })))
+}
+
+/// Next month's consumption: `percent` of the latest bill's, or of a typical first month.
+fn next_usage(account_type: AccountType, latest: Option<&Bill>, percent: i64) -> i64 {
+    let base = match (latest, account_type) {
+        (Some(bill), _) if bill.usage_kwh > 0 => bill.usage_kwh,
+        (_, AccountType::Residential) => FIRST_USAGE_RESIDENTIAL,
+        (_, AccountType::NonResidential) => FIRST_USAGE_NON_RESIDENTIAL,
+    };
+    (base.saturating_mul(percent) / 100).max(1)
+}
+
+/// The bill the marketing system issues next for `account`: the period after `latest` (`today`'s month when there
+/// is none), the meter going on from `latest`'s end reading, about `usage_kwh` (whole meter steps) priced like
+/// `latest` — its time-of-use bands and prices, else the residential tiered tariff, else a commercial time-of-use
+/// tariff — issued `today` (or on the period's first day when the period has not begun: the feed refuses a bill
+/// issued before its period), due 20 days later, revision 1, unpaid. `None` when out of range.
+fn next_bill(account: &Account, latest: Option<&Bill>, today: NaiveDate, usage_kwh: i64) -> Option<BillInput> {
+    let period = match latest {
+        Some(bill) => bill.period.plus_months(1)?,
+        None => BillingPeriod::of_date(today)?,
+    };
+    let issued = today.max(period.first_day());
+    let due = issued.checked_add_days(Days::new(DAYS_TO_PAY))?;
+    let (start, multiplier) = latest.map_or((0, 1), |bill| (bill.meter.end, bill.meter.multiplier.max(1)));
+    let steps = (usage_kwh.saturating_add(multiplier / 2) / multiplier).max(1);
+    let usage_kwh = steps.checked_mul(multiplier)?;
+    let history = latest.map(|bill| bill.tou_lines.as_slice()).unwrap_or_default();
+    let (tier_lines, tou) = if !history.is_empty() {
+        let history_kwh: i64 = history.iter().map(|line| line.kwh).sum();
+        let mut left = usage_kwh;
+        let mut bands: Vec<(TouBand, i64, UnitPrice)> = Vec::with_capacity(history.len());
+        for (index, line) in history.iter().enumerate() {
+            let kwh = if index + 1 == history.len() {
+                left
+            } else {
+                // Each band keeps its share of the latest bill's consumption; the last takes the rest.
+                i64::try_from(i128::from(usage_kwh) * i128::from(line.kwh) / i128::from(history_kwh.max(1))).ok()?
+            };
+            left -= kwh;
+            bands.push((line.band, kwh, line.unit_price));
+        }
+        (Vec::new(), tou_lines(&bands))
+    } else if account.account_type == AccountType::Residential {
+        (TieredTariff::typical_residential().lines(usage_kwh), Vec::new())
+    } else {
+        let peak = usage_kwh * 45 / 100;
+        let flat = (usage_kwh - peak) / 2;
+        let bands = [
+            (TouBand::Peak, peak, UnitPrice::from_micros(987_000, 4)),
+            (TouBand::Flat, flat, UnitPrice::from_micros(629_000, 4)),
+            (TouBand::Valley, usage_kwh - peak - flat, UnitPrice::from_micros(284_000, 4)),
+        ];
+        (Vec::new(), tou_lines(&bands))
+    };
+    let total = Fen::checked_sum(tier_lines.iter().map(|l| l.amount_fen).chain(tou.iter().map(|l| l.amount_fen)))?;
+    Some(BillInput {
+        account_no: account.account_no.as_str().to_owned(),
+        period: period.to_string(),
+        issue_date: issued.to_string(),
+        due_date: due.to_string(),
+        revision: 1,
+        meter: MeterReading { start, end: start.checked_add(steps)?, multiplier },
+        usage_kwh,
+        tier_lines,
+        tou_lines: tou,
+        other_charges: Vec::new(),
+        total_fen: total.value(),
+        paid_fen: 0,
+    })
+}
+
+/// A bill as the feed's JSON item.
+fn bill_item(bill: &BillInput) -> Value {
+    json!({
+        "account_no": bill.account_no,
+        "period": bill.period,
+        "issue_date": bill.issue_date,
+        "due_date": bill.due_date,
+        "revision": bill.revision,
+        "meter": bill.meter,
+        "usage_kwh": bill.usage_kwh,
+        "tier_lines": bill.tier_lines,
+        "tou_lines": bill.tou_lines,
+        "other_charges": bill.other_charges,
+        "total_fen": bill.total_fen,
+        "paid_fen": bill.paid_fen,
+    })
+}
+
+/// POSTs `{"items": [item]}` to this instance's bill feed, signed now with the feed secret as the marketing system
+/// signs; answers the feed's status and JSON answer.
+async fn feed_bill(state: &AppState, sandbox: &SandboxPlatforms, item: &Value) -> Result<(u16, Value), ApiError> {
+    let secret = state
+        .feed_secret
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("FEED_NOT_CONFIGURED", "the feed has no secret: it takes no bills"))?;
+    let body = serde_json::to_vec(&json!({ "items": [item] })).map_err(ApiError::internal)?;
+    let timestamp = state.now_ms().div_euclid(1000).to_string();
+    let signature = signature::sign(secret.expose(), &timestamp, &body);
+    let unreachable = |error: reqwest::Error| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "FEED_UNREACHABLE",
+            format!("the feed could not be reached: {}", error.without_url()),
+        )
+    };
+    let response = state
+        .http
+        .post(format!("{}/integration/v1/bills", sandbox.self_base_url))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(TIMESTAMP_HEADER, timestamp)
+        .header(SIGNATURE_HEADER, signature)
+        .timeout(FEED_TIMEOUT)
+        .body(body)
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let answer = response.bytes().await.map_err(unreachable)?;
+    let reply = serde_json::from_slice(&answer)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer).into_owned()));
+    Ok((status, reply))
 }
 
 fn signature_error(error: SignatureError) -> ApiError {
@@ -277,6 +464,76 @@ mod tests {
         assert!(memory.take_failure());
         assert!(!memory.take_failure());
         assert_eq!(memory.pending_failures(), 0);
+    }
+
+    fn account(account_type: AccountType) -> Account {
+        Account {
+            account_no: AccountNo::parse("3100012345").unwrap(),
+            holder_name: "张三".into(),
+            address: "上海市浦东新区世纪大道100号".into(),
+            phone: "13812341234".into(),
+            account_type,
+            supply_unit: "浦东供电公司".into(),
+        }
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        crate::domain::calendar::parse_date(text).unwrap()
+    }
+
+    #[test]
+    fn the_next_bill_follows_the_latest_and_validates() {
+        let residential = account(AccountType::Residential);
+        let latest = next_bill(&residential, None, date("2026-10-20"), 280).unwrap().validate().unwrap();
+        assert_eq!((latest.period.to_string(), latest.meter.start, latest.meter.end), ("2026-10".into(), 0, 280));
+        let next = next_bill(&residential, Some(&latest), date("2026-11-03"), 300).unwrap();
+        assert_eq!(
+            (next.period.as_str(), next.issue_date.as_str(), next.due_date.as_str()),
+            ("2026-11", "2026-11-03", "2026-11-23")
+        );
+        assert_eq!((next.meter.start, next.meter.end, next.usage_kwh), (280, 580, 300));
+        assert_eq!(next.tier_lines.iter().map(|l| l.kwh).collect::<Vec<_>>(), [230, 70]);
+        assert_eq!((next.revision, next.paid_fen), (1, 0));
+        assert_eq!(next.validate().unwrap().total, Fen::new(11231 + 3768));
+    }
+
+    #[test]
+    fn a_period_not_yet_begun_is_issued_on_its_first_day() {
+        let residential = account(AccountType::Residential);
+        let latest = next_bill(&residential, None, date("2026-10-20"), 280).unwrap().validate().unwrap();
+        let next = next_bill(&residential, Some(&latest), date("2026-10-20"), 280).unwrap();
+        assert_eq!((next.period.as_str(), next.issue_date.as_str()), ("2026-11", "2026-11-01"));
+        assert!(next.validate().is_ok());
+    }
+
+    #[test]
+    fn time_of_use_bands_and_prices_carry_over() {
+        let shop = account(AccountType::NonResidential);
+        let first = next_bill(&shop, None, date("2026-10-20"), 1000).unwrap();
+        assert_eq!(first.tou_lines.iter().map(|l| l.kwh).collect::<Vec<_>>(), [450, 275, 275]);
+        assert!(first.tier_lines.is_empty());
+        let latest = first.validate().unwrap();
+        let next = next_bill(&shop, Some(&latest), date("2026-11-20"), 2000).unwrap();
+        assert_eq!(next.tou_lines.iter().map(|l| (l.kwh, l.unit_price)).collect::<Vec<_>>(), {
+            let prices: Vec<_> = latest.tou_lines.iter().map(|l| l.unit_price).collect();
+            vec![(900, prices[0]), (550, prices[1]), (550, prices[2])]
+        });
+        assert!(next.validate().is_ok());
+    }
+
+    #[test]
+    fn usage_follows_the_latest_bill_or_a_typical_first_month() {
+        assert_eq!(next_usage(AccountType::Residential, None, 100), FIRST_USAGE_RESIDENTIAL);
+        assert_eq!(next_usage(AccountType::NonResidential, None, 110), 990);
+        let latest = next_bill(&account(AccountType::Residential), None, date("2026-10-20"), 280).unwrap();
+        assert_eq!(next_usage(AccountType::Residential, Some(&latest.validate().unwrap()), 90), 252);
+    }
+
+    #[test]
+    fn the_feed_item_is_what_the_feed_parses() {
+        let bill = next_bill(&account(AccountType::Residential), None, date("2026-10-20"), 280).unwrap();
+        let parsed = crate::feed::bill_from_json(bill_item(&bill)).unwrap();
+        assert_eq!(parsed, bill.validate().unwrap());
     }
 
     #[test]

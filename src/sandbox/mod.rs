@@ -6,6 +6,7 @@ pub mod demo_data;
 pub mod inbox;
 pub mod keys;
 pub mod marketing;
+pub mod notify_log;
 pub mod platforms;
 pub mod routes;
 pub mod sms;

@@ -6,6 +6,7 @@ use super::alipay::AlipayMemory;
 use super::inbox::Inbox;
 use super::keys::SandboxKeys;
 use super::marketing::MarketingMemory;
+use super::notify_log::NotifyLog;
 use super::sms::SmsMemory;
 use super::wechat::WechatMemory;
 use super::wechatpay::WechatPayMemory;
@@ -34,10 +35,14 @@ pub struct SandboxPlatforms {
     /// What the simulated platforms delivered: messages and SMS.
     pub inbox: Inbox,
     pub sms: SmsMemory,
+    /// The notifies the simulated payment platforms sent us, and our answers.
+    pub notify_log: NotifyLog,
+    /// Where this instance answers (`http://127.0.0.1:{port}`), for the simulated marketing system's feed calls.
+    pub self_base_url: String,
 }
 
 impl SandboxPlatforms {
-    pub fn new(keys: SandboxKeys) -> SandboxPlatforms {
+    pub fn new(keys: SandboxKeys, self_base_url: &str) -> SandboxPlatforms {
         SandboxPlatforms {
             keys,
             wechat: WechatMemory::default(),
@@ -46,6 +51,8 @@ impl SandboxPlatforms {
             wechatpay: WechatPayMemory::default(),
             inbox: Inbox::default(),
             sms: SmsMemory::default(),
+            notify_log: NotifyLog::default(),
+            self_base_url: self_base_url.trim_end_matches('/').to_owned(),
         }
     }
 

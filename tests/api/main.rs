@@ -5,6 +5,7 @@ mod bill_views;
 mod bindings;
 mod cache_contract;
 mod demo_data;
+mod demo_support;
 mod errors;
 mod feed_accounts;
 mod feed_bills;

@@ -1,9 +1,10 @@
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, TestApp};
 use ebill::config::KeyFile;
 use serde_json::json;
 
-#[tokio::test]
-async fn production_mode_serves_no_sandbox_and_seeds_nothing() {
+/// A production-mode application (WeChat configured, Alipay not) that would seed demo data if it could, and the
+/// directory of its key files.
+async fn production_app() -> (TestApp, tempfile::TempDir) {
     let certs = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| {
         let path = certs.path().join(name);
@@ -22,6 +23,12 @@ async fn production_mode_serves_no_sandbox_and_seeds_nothing() {
     })
     .await;
     assert_eq!(app.state.mode, ebill::config::Mode::Production);
+    (app, certs)
+}
+
+#[tokio::test]
+async fn production_mode_serves_no_sandbox_and_seeds_nothing() {
+    let (app, _certs) = production_app().await;
     let sandbox = app.post_json("/sandbox/wechat/login-codes", &json!({"user": "alice"})).await;
     assert_eq!(sandbox.status(), 404);
     assert_eq!(app.get("/sandbox/alipay/gateway.do").await.status(), 404);
@@ -30,6 +37,14 @@ async fn production_mode_serves_no_sandbox_and_seeds_nothing() {
     // Alipay is not configured here: its login says so instead of failing obscurely.
     let alipay = app.post_json("/api/v1/auth/alipay/login", &json!({"auth_code": "x"})).await;
     assert_eq!(alipay.status(), 503);
+}
+
+#[tokio::test]
+async fn production_mode_serves_no_demo_and_no_sandbox_inbox() {
+    let (app, _certs) = production_app().await;
+    for path in ["/demo/", "/demo/demo.js", "/demo", "/sandbox/inbox", "/sandbox/notifies"] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 //!   notify_body, notify_error}`. `amount_fen` puts another `total_amount` in the notify (amount-mismatch tests).
 //! - `POST notify-again {out_trade_no}`: the same notify again with a new `notify_id`, as Alipay retries.
 //!
+//! Every notify sent, with our answer, goes to the sandbox's notify log.
+//!
 //! A notify is a form-urlencoded UTF-8 POST signed RSA2 with the simulated Alipay's key over the notify sign string
 //! (every parameter but `sign` and `sign_type`, empty ones dropped, sorted, raw values).
 
@@ -17,6 +19,7 @@ use crate::platform::crypto::alipay_sign::notify_sign_content;
 use crate::platform::crypto::rsa_keys::RsaSigningKey;
 use crate::platform::crypto::rsa_sign::SignError;
 use crate::sandbox::keys::SANDBOX_ALIPAY_SELLER_ID;
+use crate::sandbox::notify_log::{NotifyKind, NotifyPlatform, NotifySubject, OurAnswer};
 use crate::sandbox::platforms::SandboxPlatforms;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -139,6 +142,21 @@ fn notify_params(sandbox: &SandboxPlatforms, trade: &Trade, now_ms: i64) -> Resu
     build_trade_notify(&notify, &sandbox.keys.alipay_platform_key).map_err(ApiError::internal)
 }
 
+/// A paid trade's notify, as the notify log tells it.
+fn payment_subject(trade: &Trade) -> NotifySubject {
+    let amount_fen = match trade.stage {
+        Stage::Paid { notify_amount_fen, .. } => notify_amount_fen,
+        Stage::WaitBuyerPay | Stage::Closed => 0,
+    };
+    NotifySubject {
+        platform: NotifyPlatform::Alipay,
+        kind: NotifyKind::Payment,
+        out_trade_no: trade.out_trade_no.clone(),
+        transaction_id: trade.trade_no.clone(),
+        amount_fen,
+    }
+}
+
 /// How the notify's POST went.
 #[derive(Default)]
 struct Delivery {
@@ -177,8 +195,12 @@ async fn notify_and_answer(
     notify: bool,
 ) -> Result<HttpResponse, ApiError> {
     let delivery = if notify {
-        let params = notify_params(sandbox, trade, state.now_ms())?;
+        let sent_at_ms = state.now_ms();
+        let params = notify_params(sandbox, trade, sent_at_ms)?;
         let delivery = deliver(&state.http, &trade.notify_url, &params).await;
+        let answer =
+            OurAnswer { status: delivery.status, reply: delivery.body.as_deref(), error: delivery.error.as_deref() };
+        sandbox.notify_log.record(payment_subject(trade), sent_at_ms, answer);
         tracing::info!(out_trade_no = %trade.out_trade_no, status = ?delivery.status, "sandbox Alipay notify sent");
         delivery
     } else {

@@ -1,12 +1,13 @@
 //! Posting a notification to the merchant as WeChat Pay does: the resource encrypted with the merchant's APIv3 key,
 //! the body signed with the platform key (`Wechatpay-*` headers), 5 seconds for the merchant to answer. What the
-//! merchant answered is reported back, for the tests and the demo.
+//! merchant answered is reported back, for the tests and the demo, and logged in the sandbox's notify log.
 
 use crate::platform::crypto::aes_gcm::ApiV3Key;
 use crate::platform::wechatpay::{
     resource_nonce, sign_notification, signature_nonce, NotificationToSend, PlatformSigner,
 };
 use crate::sandbox::keys::SANDBOX_WECHATPAY_PUBLIC_KEY_ID;
+use crate::sandbox::notify_log::{NotifySubject, OurAnswer};
 use crate::sandbox::platforms::SandboxPlatforms;
 use crate::state::AppState;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub(super) struct Event {
     /// `transaction` or `refund`, also the associated data.
     pub original_type: &'static str,
     pub plaintext: String,
+    /// What the notify log says the event is about.
+    pub subject: NotifySubject,
 }
 
 /// How the merchant answered a notification.
@@ -53,8 +56,20 @@ impl Delivery {
     }
 }
 
-/// Encrypts, signs (now) and posts `event` to `url`.
+/// Encrypts, signs (now) and posts `event` to `url`; the attempt goes to the notify log.
 pub(super) async fn deliver(state: &AppState, sandbox: &SandboxPlatforms, url: &str, event: &Event) -> Delivery {
+    let sent_at_ms = state.now_ms();
+    let delivery = post(state, sandbox, url, event).await;
+    let answer = OurAnswer {
+        status: delivery.notify_status,
+        reply: delivery.notify_body.as_deref(),
+        error: delivery.notify_error.as_deref(),
+    };
+    sandbox.notify_log.record(event.subject.clone(), sent_at_ms, answer);
+    delivery
+}
+
+async fn post(state: &AppState, sandbox: &SandboxPlatforms, url: &str, event: &Event) -> Delivery {
     let api_v3_key = match ApiV3Key::new(sandbox.keys.wechatpay_apiv3_key.expose()) {
         Ok(key) => key,
         Err(e) => return Delivery::failed(format!("the sandbox APIv3 key is unusable: {e}")),

@@ -7,6 +7,7 @@ use super::notify::{deliver, Delivery, Event};
 use super::orders::transaction_json;
 use crate::error::ApiError;
 use crate::platform::wechatpay::TradeState;
+use crate::sandbox::notify_log::{NotifyKind, NotifyPlatform, NotifySubject};
 use crate::sandbox::platforms::{lock, SandboxPlatforms};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -52,6 +53,13 @@ fn success_event(order: &OrderRecord) -> Option<Event> {
         summary: "支付成功",
         original_type: "transaction",
         plaintext: transaction_json(order, TradeState::Success).to_string(),
+        subject: NotifySubject {
+            platform: NotifyPlatform::Wechatpay,
+            kind: NotifyKind::Payment,
+            out_trade_no: order.placed.out_trade_no.clone(),
+            transaction_id: payment.transaction_id.clone(),
+            amount_fen: payment.paid_fen,
+        },
     })
 }
 

@@ -7,6 +7,7 @@ use super::orders::{answer, is_notify_url, is_out_trade_no, parse_body, refusal_
 use super::reply::Reply;
 use crate::error::ApiError;
 use crate::sandbox::keys::SANDBOX_WECHATPAY_MCHID;
+use crate::sandbox::notify_log::{NotifyKind, NotifyPlatform, NotifySubject};
 use crate::sandbox::platforms::{lock, SandboxPlatforms};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -188,6 +189,13 @@ fn settle_later(state: web::Data<AppState>, sandbox: Arc<SandboxPlatforms>, out_
             summary: "退款成功",
             original_type: "refund",
             plaintext: refund_resource(&refund).to_string(),
+            subject: NotifySubject {
+                platform: NotifyPlatform::Wechatpay,
+                kind: NotifyKind::Refund,
+                out_trade_no: refund.asked.out_trade_no.clone(),
+                transaction_id: refund.transaction_id.clone(),
+                amount_fen: refund.asked.refund_fen,
+            },
         };
         for attempt in 1..=NOTIFY_ATTEMPTS {
             let delivery = deliver(&state, &sandbox, &url, &event).await;
