@@ -55,7 +55,6 @@ CREATE TABLE messages (
 
 CREATE INDEX messages_due ON messages (run_at, id) WHERE state = 'pending';
 CREATE INDEX messages_leased ON messages (leased_until) WHERE state = 'leased';
-CREATE INDEX messages_by_state ON messages (state, kind, channel);
 CREATE INDEX messages_by_account ON messages (account_no, created_at);
 
 -- Messages sent per Beijing day, channel and kind, and the SMS they made unnecessary, for the analytics.

@@ -134,9 +134,12 @@ pub async fn claim(
         claim_candidates(db.backend(), "SELECT id FROM messages WHERE state = 'leased' AND leased_until < $2")
     );
     sqlx::query(&expire).bind(LEASE_EXPIRED).bind(now_ms).execute(&mut *tx).await?;
+    // The outer condition only re-checks the state (the picked rows are locked on PostgreSQL, and SQLite's write
+    // transaction holds the database): repeating `run_at <= $3` there made PostgreSQL walk every pending entry of
+    // `messages_due` for each claim.
     let claim = format!(
         "UPDATE messages SET state = 'leased', lease_owner = $1, leased_until = $2, attempts = attempts + 1, \
-         updated_at = $3 WHERE {} AND state = 'pending' AND run_at <= $3 \
+         updated_at = $3 WHERE {} AND state = 'pending' \
          RETURNING id, kind, stage, channel, user_id, account_no, bill_id, recipient, template_id, payload, \
          attempts, max_attempts",
         claim_candidates(
