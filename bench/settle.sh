@@ -13,7 +13,8 @@
 #
 # Environment: BENCH_ORDERS (20000), BENCH_ALIPAY_ORDERS (BENCH_ORDERS), BENCH_CONCURRENCY (64),
 # BENCH_RUNS ("sqlite/wechat postgres/wechat postgres/alipay"), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432),
-# BENCH_SQLITE_MAX_CONNECTIONS (4), BENCH_PG_MAX_CONNECTIONS (32), BENCH_KEEP=1 keeps the temporary directory.
+# BENCH_PG_PARAMS (appended to the database's URL, e.g. "?sslmode=disable"; without it sqlx uses TLS when the server
+# offers it), BENCH_SQLITE_MAX_CONNECTIONS (4), BENCH_PG_MAX_CONNECTIONS (32), BENCH_KEEP=1 (keep the temporary files).
 # Exits non-zero when a notify is not acknowledged or a check fails; PostgreSQL is skipped (with a note) when
 # BENCH_RUNS is the default and the server does not answer.
 set -euo pipefail
@@ -25,6 +26,7 @@ ALIPAY_ORDERS=${BENCH_ALIPAY_ORDERS:-$ORDERS}
 CONCURRENCY=${BENCH_CONCURRENCY:-64}
 RUNS=${BENCH_RUNS:-sqlite/wechat postgres/wechat postgres/alipay}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+PG_PARAMS=${BENCH_PG_PARAMS:-}
 SQLITE_MAX_CONNECTIONS=${BENCH_SQLITE_MAX_CONNECTIONS:-4}
 PG_MAX_CONNECTIONS=${BENCH_PG_MAX_CONNECTIONS:-32}
 
@@ -117,9 +119,9 @@ for backend in $BACKENDS; do
             PG_DB="ebill_bench_$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
             PGOPTIONS="--client-min-messages=warning" psql "$PG_URL/postgres" -q -v ON_ERROR_STOP=1 \
                 -c "CREATE DATABASE $PG_DB" >/dev/null
-            export DATABASE_URL="$PG_URL/$PG_DB"
+            export DATABASE_URL="$PG_URL/$PG_DB$PG_PARAMS"
             max_connections=$PG_MAX_CONNECTIONS
-            where="database $PG_DB on ${PG_URL#*@}"
+            where="database $PG_DB$PG_PARAMS on ${PG_URL#*@}"
             ;;
     esac
     export EBILL_DATA_DIR="$data" EBILL_BIND="127.0.0.1:$port" EBILL_DEMO_SEED=false EBILL_JOBS_RUN_IN_SERVE=false \
@@ -153,15 +155,18 @@ done
 SERVER_LOG=""
 
 echo
-echo "ebill settlement benchmark: one success notify per pending order, $CONCURRENCY connections, $(nproc) CPUs," \
-    "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations 2>/dev/null || echo '+changes')"
+revision="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+git diff --quiet HEAD -- src migrations 2>/dev/null || revision="$revision+changes"
+echo "ebill settlement benchmark: a success notify per pending order, $CONCURRENCY connections," \
+    "$(nproc) CPUs, $revision"
 awk -F'\t' '
     BEGIN {
-        printf "%-9s %-8s %9s %8s %12s %8s %8s %8s %9s %6s  %s\n", "backend", "platform", "notifies", "seconds", "settlements/s", "p50 ms", "p99 ms", "max ms", "success", "other", "checks"
+        printf "%-9s %-8s %9s %8s %13s %8s %8s %8s %9s %6s  %s\n", "backend", "platform", "notifies", "seconds",
+            "settlements/s", "p50 ms", "p99 ms", "max ms", "success", "other", "checks"
     }
-    { printf "%-9s %-8s %9d %8.2f %12d %8.1f %8.1f %8.1f %9d %6d  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }
+    { printf "%-9s %-8s %9d %8.2f %13d %8.1f %8.1f %8.1f %9d %6d  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }
 ' "$RESULTS"
 echo "settlements/s: notifies answered over the wall clock of the sending alone (seeding and signing excluded);"
-echo "latency: from sending a notify to its whole answer. The write-back worker was off (EBILL_JOBS_RUN_IN_SERVE=false)."
+echo "latency: from sending a notify to its whole answer. Write-back worker off (EBILL_JOBS_RUN_IN_SERVE=false)."
 [[ -s $RESULTS ]] || status=1
 exit "$status"
