@@ -7,6 +7,7 @@ pub mod alipay;
 pub mod credentials;
 pub mod crypto;
 pub mod http;
+pub mod signed_post;
 pub mod sms;
 pub mod wechat;
 pub mod wechatpay;

@@ -3,23 +3,20 @@
 //! `X-Ebill-Timestamp` / `X-Ebill-Signature`) with the message id as `Idempotency-Key`, so that a repeat after a lost
 //! answer is not sent twice.
 //!
-//! Answers are classified like the write-back's ([`crate::jobs::writeback::verdict`]): 2xx sent; 408, 425, 429, 5xx
-//! and transport failures transient; any other 4xx permanent. Errors name the gateway's host and port only: its URL
-//! may carry credentials.
+//! The POST itself, its signature and the classification of answers are [`crate::platform::signed_post`]'s, shared
+//! with the write-back: 2xx sent; 408, 425, 429, 5xx and transport failures transient; any other 4xx permanent.
+//! Errors name the gateway's host and port only: its URL may carry credentials.
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Secret;
-use crate::feed::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::jobs::writeback::{verdict, Verdict, IDEMPOTENCY_KEY_HEADER};
-use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use crate::platform::signed_post::{self, host_of, PostError, SignedPost};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How much of the gateway's answer is read, and how much of it a reply or an error keeps.
-const MAX_ANSWER_BYTES: usize = 4 * 1024;
+/// How much of the gateway's answer a reply or an error keeps.
 pub const MAX_REPLY_CHARS: usize = 500;
 
 /// One text message to a phone.
@@ -87,116 +84,29 @@ impl SmsGateway {
     /// [`SmsGateway::send`], stamped `now_ms` (e.g. the application's clock, which tests set): the gateway refuses a
     /// timestamp more than a few minutes from its own clock.
     pub async fn send_at(&self, http: &reqwest::Client, request: &SmsRequest, now_ms: i64) -> Result<String, SmsError> {
-        if request.message_id.is_empty() {
-            return Err(SmsError::Permanent("the SMS has no message_id".into()));
-        }
-        let idempotency_key = HeaderValue::from_str(&request.message_id)
-            .map_err(|_| SmsError::Permanent("the message_id cannot travel in an HTTP header".into()))?;
-        let url = Url::parse(&self.url)
-            .map_err(|_| SmsError::Transient("the configured SMS gateway URL is not a valid URL".into()))?;
-        let host = host_of(&url);
         // Serialized once: the bytes sent are the bytes signed.
         let body = serde_json::to_vec(request)
             .map_err(|e| SmsError::Permanent(format!("the SMS cannot be serialized: {e}")))?;
-        let timestamp = now_ms.div_euclid(1000).to_string();
-        let signature = signature::sign(self.secret.expose(), &timestamp, &body);
-        let mut response = http
-            .post(url)
-            .timeout(self.timeout)
-            .header(CONTENT_TYPE, "application/json")
-            .header(TIMESTAMP_HEADER, timestamp)
-            .header(SIGNATURE_HEADER, signature)
-            .header(IDEMPOTENCY_KEY_HEADER, idempotency_key)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| SmsError::Transient(format!("SMS to {host} {}", transport_failure(e))))?;
-        let status = response.status();
-        let answer = snippet(&read_bounded(&mut response).await);
-        match verdict(status) {
-            Verdict::Delivered => Ok(answer),
-            verdict => {
-                let answer = if answer.is_empty() {
-                    format!("HTTP {}", status.as_u16())
-                } else {
-                    format!("HTTP {}: {answer}", status.as_u16())
-                };
-                Err(match verdict {
-                    Verdict::Refused => SmsError::Permanent(format!("SMS refused by {host}: {answer}")),
-                    _ => SmsError::Transient(format!("SMS to {host} answered {answer}")),
-                })
-            }
-        }
-    }
-}
-
-/// The endpoint as errors may name it: host and port, never user info, path or query.
-fn host_of(url: &Url) -> String {
-    let host = url.host_str().unwrap_or("the SMS gateway");
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    }
-}
-
-/// A transport failure in words, without the URL.
-fn transport_failure(error: reqwest::Error) -> String {
-    if error.is_timeout() {
-        return "timed out".into();
-    }
-    if error.is_connect() {
-        return "failed: connection failed".into();
-    }
-    let error = error.without_url();
-    let mut words = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        words.push_str(": ");
-        words.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    format!("failed: {}", words.chars().take(MAX_REPLY_CHARS).collect::<String>())
-}
-
-/// Up to [`MAX_ANSWER_BYTES`] of the answer's body; what cannot be read is left out.
-async fn read_bounded(response: &mut reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ANSWER_BYTES - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_ANSWER_BYTES {
-            break;
-        }
-    }
-    body
-}
-
-/// A body as a reply or an error may quote it: one line of printable text, at most [`MAX_REPLY_CHARS`] characters.
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut line = String::new();
-    for word in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    match line.char_indices().nth(MAX_REPLY_CHARS) {
-        Some((cut, _)) => line[..cut].to_owned(),
-        None => line,
+        let post = SignedPost {
+            what: "SMS",
+            url: &self.url,
+            secret: &self.secret,
+            timeout: self.timeout,
+            idempotency_key: &request.message_id,
+            headers: &[],
+            // The ellipsis of a cut answer makes the last character.
+            max_answer_chars: MAX_REPLY_CHARS - 1,
+        };
+        signed_post::send(http, &post, body, now_ms).await.map_err(|error| match error {
+            PostError::Transient(error) => SmsError::Transient(error),
+            PostError::Permanent(error) => SmsError::Permanent(error),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn errors_name_the_host_and_port_only() {
-        let url = Url::parse("https://user:pass@sms.example.com:8443/send?key=abc").unwrap();
-        assert_eq!(host_of(&url), "sms.example.com:8443");
-        assert_eq!(host_of(&Url::parse("https://sms.example.com/send").unwrap()), "sms.example.com");
-    }
 
     #[test]
     fn debug_shows_neither_the_secret_nor_the_path() {
@@ -212,6 +122,7 @@ mod tests {
 
     #[test]
     fn replies_are_one_short_line() {
+        let snippet = |body: &[u8]| signed_post::snippet(body, MAX_REPLY_CHARS - 1);
         assert_eq!(
             snippet(b"{\"status\": \"accepted\",\n \"id\": \"1\"}\r\n"),
             "{\"status\": \"accepted\", \"id\": \"1\"}"

@@ -28,7 +28,7 @@ use crate::domain::tariff::{tou_lines, TieredTariff};
 use crate::domain::user::Platform;
 use crate::error::ApiError;
 use crate::feed::signature::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::jobs::writeback::IDEMPOTENCY_KEY_HEADER;
+use crate::platform::signed_post::IDEMPOTENCY_KEY_HEADER;
 use crate::sandbox::platforms::{lock, SandboxPlatforms};
 use crate::state::AppState;
 use actix_web::http::StatusCode;

@@ -18,7 +18,7 @@ use super::subscriptions::{check_failure_count, FailuresRequest};
 use crate::api::body::{parse_json, read_limited};
 use crate::error::ApiError;
 use crate::feed::signature::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::jobs::writeback::IDEMPOTENCY_KEY_HEADER;
+use crate::platform::signed_post::IDEMPOTENCY_KEY_HEADER;
 use crate::platform::sms::SmsRequest;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
