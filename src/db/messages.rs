@@ -382,21 +382,13 @@ pub async fn subscriptions_for(
 
 /// The users among `user_ids` who refused or banned `template_id` (a long-term template skips them).
 pub async fn refused(conn: &mut AnyConnection, template_id: &str, user_ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
-    let mut refused = Vec::new();
-    for chunk in user_ids.chunks(500) {
-        let sql = format!(
-            "SELECT user_id FROM subscriptions WHERE template_id = $1 AND status <> 'accept' AND user_id IN ({})",
-            placeholder_list(2, chunk.len())
-        );
-        let mut query = sqlx::query(&sql).bind(template_id.to_string());
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            refused.push(row.try_get("user_id")?);
-        }
-    }
-    Ok(refused)
+    users_among(
+        conn,
+        "SELECT user_id FROM subscriptions WHERE template_id = $1 AND status <> 'accept'",
+        template_id,
+        user_ids,
+    )
+    .await
 }
 
 /// Uses one one-time credit of each of `user_ids` for `template_id` (standing permissions need none).
@@ -423,21 +415,29 @@ pub async fn use_credits(
 
 /// The users among `user_ids` who turned `kind` off.
 pub async fn turned_off(conn: &mut AnyConnection, kind: &str, user_ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
-    let mut off = Vec::new();
+    users_among(conn, "SELECT user_id FROM preferences WHERE kind = $1 AND enabled = 0", kind, user_ids).await
+}
+
+/// The users among `user_ids` that `select` (which binds `key` as `$1` and answers `user_id`) finds, asked in
+/// chunks of 500 ids.
+async fn users_among(
+    conn: &mut AnyConnection,
+    select: &str,
+    key: &str,
+    user_ids: &[i64],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut found = Vec::new();
     for chunk in user_ids.chunks(500) {
-        let sql = format!(
-            "SELECT user_id FROM preferences WHERE kind = $1 AND enabled = 0 AND user_id IN ({})",
-            placeholder_list(2, chunk.len())
-        );
-        let mut query = sqlx::query(&sql).bind(kind.to_string());
+        let sql = format!("{select} AND user_id IN ({})", placeholder_list(2, chunk.len()));
+        let mut query = sqlx::query(&sql).bind(key.to_string());
         for id in chunk {
             query = query.bind(*id);
         }
         for row in query.fetch_all(&mut *conn).await? {
-            off.push(row.try_get("user_id")?);
+            found.push(row.try_get("user_id")?);
         }
     }
-    Ok(off)
+    Ok(found)
 }
 
 /// After the platform refused for want of a subscription (WeChat 43101): no credit is left for that template.
