@@ -22,6 +22,18 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// A refused signature as every receiver of `X-Ebill-*` signed requests answers it: 401 with a stable code.
+impl From<SignatureError> for crate::error::ApiError {
+    fn from(error: SignatureError) -> crate::error::ApiError {
+        let code = match error {
+            SignatureError::Missing => "MISSING_SIGNATURE",
+            SignatureError::MalformedTimestamp | SignatureError::Stale(_) => "STALE_TIMESTAMP",
+            SignatureError::Mismatch => "BAD_SIGNATURE",
+        };
+        crate::error::ApiError::unauthorized(code, error.to_string())
+    }
+}
+
 fn mac(secret: &[u8], timestamp: &str, body: &[u8]) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(timestamp.as_bytes());

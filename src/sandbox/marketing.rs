@@ -27,7 +27,7 @@ use crate::domain::order::{PaymentEvent, PAYMENT_SETTLED};
 use crate::domain::tariff::{tou_lines, TieredTariff};
 use crate::domain::user::Platform;
 use crate::error::ApiError;
-use crate::feed::signature::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::feed::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::platform::signed_post::IDEMPOTENCY_KEY_HEADER;
 use crate::sandbox::platforms::{lock, SandboxPlatforms};
 use crate::state::AppState;
@@ -159,7 +159,7 @@ async fn receive(
         state.now_ms(),
         MAX_SKEW_SECS,
     )
-    .map_err(signature_error)?;
+    .map_err(ApiError::from)?;
 
     let event: PaymentEvent = parse_json(&body)?;
     match header(IDEMPOTENCY_KEY_HEADER) {
@@ -369,15 +369,6 @@ async fn feed_bill(state: &AppState, sandbox: &SandboxPlatforms, item: &Value) -
     let reply = serde_json::from_slice(&answer)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer).into_owned()));
     Ok((status, reply))
-}
-
-fn signature_error(error: SignatureError) -> ApiError {
-    let code = match error {
-        SignatureError::Missing => "MISSING_SIGNATURE",
-        SignatureError::MalformedTimestamp | SignatureError::Stale(_) => "STALE_TIMESTAMP",
-        SignatureError::Mismatch => "BAD_SIGNATURE",
-    };
-    ApiError::unauthorized(code, error.to_string())
 }
 
 /// What the marketing system checks of an event before booking it.

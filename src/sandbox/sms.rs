@@ -17,7 +17,7 @@ use super::platforms::{digest, lock, SandboxPlatforms};
 use super::subscriptions::{check_failure_count, FailuresRequest};
 use crate::api::body::{parse_json, read_limited};
 use crate::error::ApiError;
-use crate::feed::signature::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::feed::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::platform::signed_post::IDEMPOTENCY_KEY_HEADER;
 use crate::platform::sms::SmsRequest;
 use crate::state::AppState;
@@ -124,7 +124,7 @@ async fn send(state: web::Data<AppState>, req: HttpRequest, payload: web::Payloa
         state.now_ms(),
         MAX_SKEW_SECS,
     )
-    .map_err(signature_error)?;
+    .map_err(ApiError::from)?;
     let request: SmsRequest = parse_json(&body)?;
     if header(IDEMPOTENCY_KEY_HEADER) != Some(request.message_id.as_str()) {
         return Err(ApiError::bad_request("IDEMPOTENCY_KEY_MISMATCH", "send the message_id as Idempotency-Key"));
@@ -157,15 +157,6 @@ async fn fail_next(state: web::Data<AppState>, request: web::Json<FailuresReques
     check_failure_count(request.count)?;
     memory.fail_next(request.count);
     Ok(HttpResponse::Ok().json(json!({ "pending_failures": request.count })))
-}
-
-fn signature_error(error: SignatureError) -> ApiError {
-    let code = match error {
-        SignatureError::Missing => "MISSING_SIGNATURE",
-        SignatureError::MalformedTimestamp | SignatureError::Stale(_) => "STALE_TIMESTAMP",
-        SignatureError::Mismatch => "BAD_SIGNATURE",
-    };
-    ApiError::unauthorized(code, error.to_string())
 }
 
 /// What the gateway checks of a message before sending it.

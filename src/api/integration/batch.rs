@@ -4,7 +4,7 @@
 use crate::api::body::{parse_json, read_limited};
 use crate::domain::feed::{ItemOutcome, OutcomeTally, Rejection};
 use crate::error::ApiError;
-use crate::feed::signature::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::feed::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::feed::{self, ApplyError, FeedItem, ReplayGuard};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -46,15 +46,6 @@ pub struct Tally {
     pub rejected: u64,
 }
 
-fn signature_error(error: SignatureError) -> ApiError {
-    let code = match error {
-        SignatureError::Missing => "MISSING_SIGNATURE",
-        SignatureError::MalformedTimestamp | SignatureError::Stale(_) => "STALE_TIMESTAMP",
-        SignatureError::Mismatch => "BAD_SIGNATURE",
-    };
-    ApiError::unauthorized(code, error.to_string())
-}
-
 /// Serves one feed request for items of type `T`.
 pub async fn serve<T: FeedItem>(
     state: &AppState,
@@ -80,7 +71,7 @@ pub async fn serve<T: FeedItem>(
     )
     .map_err(|e| {
         tracing::warn!(reason = %e, "feed request refused");
-        signature_error(e)
+        ApiError::from(e)
     })?;
 
     let batch: Batch = parse_json(&body)?;
