@@ -37,14 +37,17 @@ pub async fn send_bounded(
     Ok(body)
 }
 
-/// A transport failure, described without the URL.
 fn transport_failure(error: reqwest::Error) -> HttpFailure {
-    let what = if error.is_timeout() {
+    HttpFailure::Unavailable(describe_transport_failure(error))
+}
+
+/// A transport failure in words, without the URL (which reqwest's own message names).
+pub fn describe_transport_failure(error: reqwest::Error) -> String {
+    if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_connect() {
         "connection failed".to_owned()
     } else {
         format!("transport error: {}", error.without_url())
-    };
-    HttpFailure::Unavailable(what)
+    }
 }

@@ -217,14 +217,7 @@ fn check_signature(
 
 /// A transport failure, described without the URL.
 fn transport_failure(error: reqwest::Error) -> WechatPayError {
-    let what = if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        format!("transport error: {}", error.without_url())
-    };
-    WechatPayError::Transport(what)
+    WechatPayError::Transport(crate::platform::http::describe_transport_failure(error))
 }
 
 #[cfg(test)]
