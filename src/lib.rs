@@ -78,7 +78,18 @@ pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: 
         Mode::Production => None,
     };
     let credentials = platform::credentials::resolve(&settings, mode, self_base_url, sandbox_keys.as_ref())?;
-    let customer_tokens = customer_token_keys(&settings, sandbox_keys.as_ref())?;
+    let customer_tokens = token_keys(
+        sessions::tokens::CUSTOMER_AUDIENCE,
+        "customer JWT key",
+        &settings.sessions.customer_keys,
+        sandbox_keys.as_ref().map(|k| (&k.jwt_customer_key_id, &k.jwt_customer_key)),
+    )?;
+    let staff_tokens = token_keys(
+        sessions::tokens::STAFF_AUDIENCE,
+        "staff JWT key",
+        &settings.staff.token_keys,
+        sandbox_keys.as_ref().map(|k| (&k.jwt_staff_key_id, &k.jwt_staff_key)),
+    )?;
     let sandbox = sandbox_keys.map(|keys| Arc::new(sandbox::platforms::SandboxPlatforms::new(keys, self_base_url)));
     let http = reqwest::Client::builder()
         .user_agent(concat!("ebill/", env!("CARGO_PKG_VERSION")))
@@ -102,24 +113,25 @@ pub async fn build_state(settings: Settings, clock: SharedClock, self_base_url: 
         bill_links: Arc::new(sessions::links::BillLinks::derive(customer_tokens.signing_key())),
         late_fee_rules,
         customer_tokens: Arc::new(customer_tokens),
+        staff_tokens: Arc::new(staff_tokens),
     })
 }
 
-/// The customer-token keys: configured files, or the sandbox's generated key.
-fn customer_token_keys(
-    settings: &Settings,
-    sandbox_keys: Option<&sandbox::keys::SandboxKeys>,
+/// The keys of one token audience: the configured files, or else the sandbox's generated key.
+fn token_keys(
+    audience: &'static str,
+    what: &'static str,
+    configured: &[config::KeyFile],
+    sandbox_key: Option<(&String, &config::Secret)>,
 ) -> Result<sessions::tokens::TokenKeys, StartError> {
     let mut keys = Vec::new();
-    for key in &settings.sessions.customer_keys {
-        keys.push((key.id.clone(), config::Secret::from_file("customer JWT key", &key.file)?));
+    for key in configured {
+        keys.push((key.id.clone(), config::Secret::from_file(what, &key.file)?));
     }
-    if keys.is_empty() {
-        if let Some(sandbox) = sandbox_keys {
-            keys.push((sandbox.jwt_customer_key_id.clone(), sandbox.jwt_customer_key.clone()));
-        }
+    if let (true, Some((id, key))) = (keys.is_empty(), sandbox_key) {
+        keys.push((id.clone(), key.clone()));
     }
-    sessions::tokens::TokenKeys::new(sessions::tokens::CUSTOMER_AUDIENCE, keys)
+    sessions::tokens::TokenKeys::new(audience, keys)
         .map_err(|e| StartError::Config(config::ConfigError::Invalid(e.to_string())))
 }
 
@@ -143,6 +155,7 @@ impl Application {
         let state = build_state(settings, clock, &format!("http://127.0.0.1:{port}")).await?;
         if state.mode == Mode::Sandbox && state.settings.demo.seed {
             sandbox::demo_data::seed_if_empty(&state).await.map_err(|e| StartError::Sandbox(e.to_string()))?;
+            sandbox::demo_staff::seed_if_none(&state).await.map_err(StartError::Sandbox)?;
         }
         let server =
             http_server(state.clone(), listener).map_err(|e| StartError::Bind(state.settings.bind.clone(), e))?;

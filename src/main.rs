@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         action: PaymentsAction,
     },
+    /// Customer-service staff accounts for the console at /staff/.
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
+    },
     /// Apply the database migrations and exit (serve applies them too).
     Migrate,
     /// Import accounts or bills from a CSV file, with the feed's validation; rejected lines are listed on stdout.
@@ -79,6 +84,56 @@ enum PaymentsAction {
     RetryWriteback,
 }
 
+#[derive(Subcommand)]
+enum StaffAction {
+    /// Add a member. The password is generated and printed once, unless --ask-password.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        /// Read the password from the terminal (not echoed) or from the first line of stdin.
+        #[arg(long)]
+        ask_password: bool,
+    },
+    /// List the staff with their roles and locks.
+    List,
+    /// Change a member's role.
+    SetRole {
+        name: String,
+        #[arg(long, value_enum)]
+        role: StaffRole,
+    },
+    /// Stop a member from logging in; its tokens stop working at once.
+    Disable { name: String },
+    /// Let a disabled member log in again.
+    Enable { name: String },
+    /// Lift a lock after failed logins.
+    Unlock { name: String },
+    /// Replace a member's password (generated and printed once, unless --ask-password) and lift any lock.
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        ask_password: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StaffRole {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl From<StaffRole> for ebill::domain::staff::Role {
+    fn from(role: StaffRole) -> Self {
+        match role {
+            StaffRole::Viewer => ebill::domain::staff::Role::Viewer,
+            StaffRole::Operator => ebill::domain::staff::Role::Operator,
+            StaffRole::Admin => ebill::domain::staff::Role::Admin,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
     Accounts,
@@ -96,6 +151,7 @@ fn main() -> anyhow::Result<()> {
             Command::Worker => worker(settings).await,
             Command::Push { action } => push(settings, action).await,
             Command::Payments { action } => payments(settings, action).await,
+            Command::Staff { action } => staff(settings, action).await,
             Command::Migrate => migrate(settings).await,
             Command::Import { kind, file, quiet } => import(settings, kind, file, quiet).await,
         }
@@ -185,6 +241,96 @@ async fn payments(settings: Settings, action: PaymentsAction) -> anyhow::Result<
     }
     db.close().await;
     Ok(())
+}
+
+async fn staff(settings: Settings, action: StaffAction) -> anyhow::Result<()> {
+    use ebill::db::audit::AuditEntry;
+    use ebill::db::staff::StaffChange;
+    use ebill::sessions::staff_accounts::{add_staff, change_staff, new_password_hash};
+    let db = ebill::open_storage(&settings).await.context("opening the database")?;
+    let now = SystemClock.now_ms();
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let change = |name: &str, change: StaffChange, detail: serde_json::Value| {
+        let audit = AuditEntry::command_line(&who, "change_staff", "staff", name).detail(detail);
+        let db = db.clone();
+        let name = name.to_owned();
+        async move { change_staff(&db, now, &name, &change, &audit).await }
+    };
+    match action {
+        StaffAction::Add { name, role, ask_password } => {
+            let role = ebill::domain::staff::Role::from(role);
+            let password = if ask_password { Some(read_password()?) } else { None };
+            let audit = AuditEntry::command_line(&who, "add_staff", "staff", &name)
+                .detail(serde_json::json!({ "role": role.as_str() }));
+            let (member, generated) = add_staff(&db, now, &name, role, password.as_deref(), &audit).await?;
+            println!("added {} ({})", member.name, member.role.as_str());
+            if let Some(password) = generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        StaffAction::List => {
+            for member in ebill::db::staff::list(db.pool()).await? {
+                let locked = member.locked_until.filter(|until| *until > now).map_or("", |_| " locked");
+                let disabled = if member.disabled { " disabled" } else { "" };
+                println!("{:<32} {:<8}{disabled}{locked}", member.name, member.role.as_str());
+            }
+        }
+        StaffAction::SetRole { name, role } => {
+            let role = ebill::domain::staff::Role::from(role);
+            let detail = serde_json::json!({ "role": role.as_str() });
+            let member = change(&name, StaffChange { role: Some(role), ..StaffChange::default() }, detail).await?;
+            println!("{} is now {}", member.name, member.role.as_str());
+        }
+        StaffAction::Disable { name } => {
+            let detail = serde_json::json!({ "disabled": true });
+            change(&name, StaffChange { disabled: Some(true), ..StaffChange::default() }, detail).await?;
+            println!("{name} is disabled");
+        }
+        StaffAction::Enable { name } => {
+            let detail = serde_json::json!({ "disabled": false });
+            change(&name, StaffChange { disabled: Some(false), ..StaffChange::default() }, detail).await?;
+            println!("{name} is enabled");
+        }
+        StaffAction::Unlock { name } => {
+            let detail = serde_json::json!({ "unlock": true });
+            change(&name, StaffChange { unlock: true, ..StaffChange::default() }, detail).await?;
+            println!("{name} is unlocked");
+        }
+        StaffAction::ResetPassword { name, ask_password } => {
+            let password = if ask_password { Some(read_password()?) } else { None };
+            let (hash, generated) = new_password_hash(password.as_deref()).await?;
+            let detail = serde_json::json!({ "reset_password": true });
+            let reset = StaffChange { password_hash: Some(hash), unlock: true, ..StaffChange::default() };
+            change(&name, reset, detail).await?;
+            match generated {
+                Some(password) => println!("new password for {name} (shown once): {password}"),
+                None => println!("the password of {name} is changed"),
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// A password typed on the terminal without echo (through `stty`), or the first line of a piped stdin.
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let stty = |arg: &str| {
+        let _ = std::process::Command::new("stty").arg(arg).stdin(std::process::Stdio::inherit()).status();
+    };
+    if terminal {
+        eprint!("password: ");
+        stty("-echo");
+    }
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    if terminal {
+        stty("echo");
+        eprintln!();
+    }
+    read.context("reading the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

@@ -30,6 +30,8 @@ pub struct AppState {
     pub sandbox: Option<Arc<SandboxPlatforms>>,
     /// Keys of customer access tokens.
     pub customer_tokens: Arc<TokenKeys>,
+    /// Keys of staff tokens (another audience and other keys).
+    pub staff_tokens: Arc<TokenKeys>,
     /// Signs and checks shared e-bill links.
     pub bill_links: Arc<BillLinks>,
     /// How late fees accrue (the settings' `[late_fees]`).

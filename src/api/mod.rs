@@ -12,6 +12,7 @@ pub mod mp;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
+pub mod staff;
 
 use crate::config::Mode;
 use actix_web::web;
@@ -24,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, mode: Mode) {
     }
     cfg.service(web::scope("/api/v1").configure(mp::routes));
     cfg.configure(notify::routes);
+    cfg.configure(staff::routes);
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)

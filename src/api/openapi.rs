@@ -1,6 +1,6 @@
 //! The OpenAPI document of every route, served at `/openapi.json`.
 
-use super::{ebill, front, integration, mp, notify, ops};
+use super::{ebill, front, integration, mp, notify, ops, staff};
 use crate::error::ErrorBody;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -42,6 +42,23 @@ use utoipa::{Modify, OpenApi};
         notify::wechat_pay::notify,
         notify::wechat_refund::notify,
         notify::alipay::notify,
+        staff::login::login,
+        staff::login::logout,
+        staff::login::me,
+        staff::lookups::search::search,
+        staff::lookups::account,
+        staff::lookups::user,
+        staff::lookups::order,
+        staff::lookups::reveal,
+        staff::actions::unbind,
+        staff::actions::resend,
+        staff::actions::order_query::query_order,
+        staff::refunds::create,
+        staff::members::list,
+        staff::members::add,
+        staff::members::change,
+        staff::audit_log::search,
+        staff::audit_log::export,
     ),
     components(schemas(ErrorBody)),
     modifiers(&FeedSignature),
@@ -50,6 +67,7 @@ use utoipa::{Modify, OpenApi};
         (name = "integration", description = "The utility's marketing system feeds accounts and bills"),
         (name = "customer", description = "The mini-program: login, sessions, bindings, bills, payments"),
         (name = "platforms", description = "Webhooks the payment platforms call, answered in their own formats"),
+        (name = "staff", description = "The customer-service console's API: lookups, audited actions, refunds, the audit log"),
     )
 )]
 pub struct ApiDoc;
@@ -74,6 +92,19 @@ impl Modify for FeedSignature {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some("the access token of a mini-program login (POST /api/v1/auth/*/login)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "staff_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "a staff token (POST /staff/v1/login), audience ebill-staff; the console sends it as the \
+                         HttpOnly ebill_staff cookie instead",
+                    ))
                     .build(),
             ),
         );

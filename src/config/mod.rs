@@ -3,9 +3,11 @@
 
 mod messages;
 mod payments;
+mod staff;
 
 pub use messages::{MessageSettings, TemplateSetting};
 pub use payments::{DuplicatePaymentPolicy, PaymentSettings, WechatPaySettings, WritebackSettings};
+pub use staff::StaffSettings;
 
 use crate::domain::late_fee::{DailyRate, FeeRounding, LateFeeRules, YearRates};
 use crate::domain::money::Fen;
@@ -109,6 +111,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Pushed messages: reminders, quiet hours, delivery and templates.
     pub messages: MessageSettings,
+    /// The customer-service console and its staff.
+    pub staff: StaffSettings,
     /// Secrets loaded from the environment (never from the file).
     #[serde(skip)]
     pub env_secrets: EnvSecrets,
@@ -409,6 +413,7 @@ impl Default for Settings {
             writeback: WritebackSettings::default(),
             jobs: JobSettings::default(),
             messages: MessageSettings::default(),
+            staff: StaffSettings::default(),
             env_secrets: EnvSecrets::default(),
         }
     }
@@ -545,12 +550,14 @@ impl Settings {
         if self.sessions.refresh_ttl_days == 0 {
             return Err(ConfigError::Invalid("sessions.refresh_ttl_days must be at least 1".into()));
         }
-        if self.mode() == Mode::Sandbox && !self.sessions.customer_keys.is_empty() {
+        if self.mode() == Mode::Sandbox
+            && (!self.sessions.customer_keys.is_empty() || !self.staff.token_keys.is_empty())
+        {
             // A production configuration that lost its platform credentials must not come up serving the
             // simulated platforms (which mint logins and verified phones) against real data and keys.
             return Err(ConfigError::Invalid(
-                "sessions.customer_keys are configured but no WeChat or Alipay credentials: refusing to start in \
-                 sandbox mode"
+                "sessions.customer_keys or staff.token_keys are configured but no WeChat or Alipay credentials: \
+                 refusing to start in sandbox mode"
                     .into(),
             ));
         }
@@ -573,6 +580,7 @@ impl Settings {
         self.payments.check()?;
         self.writeback.check(self.mode())?;
         self.messages.check(self.mode())?;
+        self.staff.check(self.mode())?;
         Ok(())
     }
 
@@ -619,6 +627,7 @@ impl Settings {
             Secret::from_file("customer JWT key", &key.file)?;
         }
         self.wechat_pay.check_files()?;
+        self.staff.check_files()?;
         if let Some(path) = &self.writeback.hmac_secret_file {
             Secret::from_file("write-back HMAC secret", path)?;
         }

@@ -147,29 +147,11 @@ pub async fn existing_numbers(conn: &mut AnyConnection, keys: &[&str]) -> Result
 }
 
 pub async fn find(pool: &sqlx::AnyPool, account_no: &AccountNo) -> Result<Option<StoredAccount>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT account_no, holder_name, address, phone, account_type, supply_unit, created_at, updated_at \
-         FROM accounts WHERE account_no = $1",
-    )
-    .bind(account_no.as_str().to_string())
-    .fetch_optional(pool)
-    .await?;
-    row.map(|row| {
-        let account_type: String = row.try_get("account_type")?;
-        Ok(StoredAccount {
-            account: Account {
-                account_no: account_no.clone(),
-                holder_name: row.try_get("holder_name")?,
-                address: row.try_get("address")?,
-                phone: row.try_get("phone")?,
-                account_type: AccountType::parse(&account_type).map_err(|e| sqlx::Error::Decode(e.into()))?,
-                supply_unit: row.try_get("supply_unit")?,
-            },
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    })
-    .transpose()
+    let row = sqlx::query(&format!("SELECT {STORED_COLUMNS} FROM accounts WHERE account_no = $1"))
+        .bind(account_no.as_str().to_string())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(stored_from_row).transpose()
 }
 
 /// Takes the account's row lock for the rest of the transaction, so that bindings to it are counted one at a time.
@@ -183,4 +165,35 @@ pub async fn lock(conn: &mut AnyConnection, account_no: &str) -> Result<bool, sq
 
 pub async fn count(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(pool).await?.try_get("n")
+}
+
+/// Accounts registered with `phone`, by account number, at most `limit` (customer service looks callers up by it).
+pub async fn with_phone(pool: &sqlx::AnyPool, phone: &str, limit: i64) -> Result<Vec<StoredAccount>, sqlx::Error> {
+    let rows =
+        sqlx::query(&format!("SELECT {STORED_COLUMNS} FROM accounts WHERE phone = $1 ORDER BY account_no LIMIT $2"))
+            .bind(phone.to_string())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+    rows.iter().map(stored_from_row).collect()
+}
+
+const STORED_COLUMNS: &str =
+    "account_no, holder_name, address, phone, account_type, supply_unit, created_at, updated_at";
+
+fn stored_from_row(row: &sqlx::any::AnyRow) -> Result<StoredAccount, sqlx::Error> {
+    let account_no: String = row.try_get("account_no")?;
+    let account_type: String = row.try_get("account_type")?;
+    Ok(StoredAccount {
+        account: Account {
+            account_no: AccountNo::parse(&account_no).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            holder_name: row.try_get("holder_name")?,
+            address: row.try_get("address")?,
+            phone: row.try_get("phone")?,
+            account_type: AccountType::parse(&account_type).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            supply_unit: row.try_get("supply_unit")?,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }

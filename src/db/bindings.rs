@@ -177,3 +177,40 @@ pub async fn record_event(
     .await?;
     Ok(())
 }
+
+/// Binding `id`, whoever holds it (customer service's force-unbind), on the caller's connection or transaction.
+pub async fn find(conn: &mut AnyConnection, id: i64) -> Result<Option<Binding>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM bindings b WHERE b.id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(binding_from_row).transpose()
+}
+
+/// A binding with the platform identity of the user who holds it, for customer service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBinding {
+    pub binding: Binding,
+    /// `wechat` | `alipay`.
+    pub platform: String,
+    /// The user's WeChat openid, or Alipay user_id / open_id.
+    pub subject: String,
+    pub last_login_at: i64,
+}
+
+/// Who is bound to `account_no`, in the order they bound it.
+pub async fn for_account(pool: &AnyPool, account_no: &str) -> Result<Vec<AccountBinding>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS}, u.platform, u.subject, u.last_login_at FROM bindings b JOIN users u ON u.id = b.user_id \
+         WHERE b.account_no = $1 ORDER BY b.created_at, b.id"
+    );
+    let rows = sqlx::query(&sql).bind(account_no.to_string()).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(AccountBinding {
+                binding: binding_from_row(row)?,
+                platform: row.try_get("platform")?,
+                subject: row.try_get("subject")?,
+                last_login_at: row.try_get("last_login_at")?,
+            })
+        })
+        .collect()
+}

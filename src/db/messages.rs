@@ -281,11 +281,13 @@ pub struct RetryFilter {
     pub error_contains: Option<String>,
 }
 
+/// What putting a failed message back does: pending, due at `$1`, with its attempts reset (its last error stays, for
+/// the record, until the next attempt replaces it).
+const BACK_IN_QUEUE: &str = "state = 'pending', attempts = 0, run_at = $1, updated_at = $1";
+
 /// Puts failed messages matching `filter` back in the queue, due now, with their attempts reset.
 pub async fn retry_failed(db: &Database, filter: &RetryFilter, now_ms: i64) -> Result<u64, sqlx::Error> {
-    let mut sql = String::from(
-        "UPDATE messages SET state = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE state = 'failed'",
-    );
+    let mut sql = format!("UPDATE messages SET {BACK_IN_QUEUE} WHERE state = 'failed'");
     let mut binds: Vec<String> = Vec::new();
     let mut next = 2;
     if let Some(id) = filter.id {
@@ -742,4 +744,81 @@ pub async fn reachable_user(
     account_no: &str,
 ) -> Result<Option<Reachable>, sqlx::Error> {
     Ok(bound_users(conn, &[account_no.to_string()]).await?.into_iter().find(|user| user.user_id == user_id))
+}
+
+/// A message as customer service sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub kind: String,
+    pub stage: String,
+    pub channel: String,
+    pub user_id: Option<i64>,
+    pub account_no: String,
+    /// openid, Alipay user id / open id, or phone number.
+    pub recipient: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub platform_reply: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+const RECORD_COLUMNS: &str = "id, kind, stage, channel, user_id, account_no, recipient, state, attempts, last_error, \
+                              platform_reply, created_at, sent_at";
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<MessageRecord, sqlx::Error> {
+    Ok(MessageRecord {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        stage: row.try_get("stage")?,
+        channel: row.try_get("channel")?,
+        user_id: row.try_get("user_id")?,
+        account_no: row.try_get("account_no")?,
+        recipient: row.try_get("recipient")?,
+        state: row.try_get("state")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        platform_reply: row.try_get("platform_reply")?,
+        created_at: row.try_get("created_at")?,
+        sent_at: row.try_get("sent_at")?,
+    })
+}
+
+/// The account's latest messages (to its bound users and by SMS), newest first, at most `limit`.
+pub async fn for_account(pool: &AnyPool, account_no: &str, limit: i64) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM messages WHERE account_no = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(&sql).bind(account_no.to_string()).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// The user's latest messages, newest first, at most `limit`.
+pub async fn for_user(pool: &AnyPool, user_id: i64, limit: i64) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    let sql =
+        format!("SELECT {RECORD_COLUMNS} FROM messages WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2");
+    let rows = sqlx::query(&sql).bind(user_id).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+pub async fn find(conn: &mut AnyConnection, id: i64) -> Result<Option<MessageRecord>, sqlx::Error> {
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM messages WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+/// Puts message `id` back in the queue as [`retry_failed`] does, on the caller's transaction, if it is `failed`:
+/// one conditional statement, so that two staff resending at once put it back once. `None` when it is not failed
+/// (or does not exist).
+pub async fn resend_failed(
+    conn: &mut AnyConnection,
+    id: i64,
+    now_ms: i64,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    let sql =
+        format!("UPDATE messages SET {BACK_IN_QUEUE} WHERE id = $2 AND state = 'failed' RETURNING {RECORD_COLUMNS}");
+    let row = sqlx::query(&sql).bind(now_ms).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(record_from_row).transpose()
 }

@@ -2,6 +2,7 @@
 //! migrations, and one repository file per aggregate. SQL lives here and nowhere else.
 
 pub mod accounts;
+pub mod audit;
 pub mod bill_reads;
 pub mod bills;
 pub mod bindings;
@@ -9,10 +10,13 @@ pub mod feed_requests;
 pub mod ids;
 pub mod jobs;
 pub mod messages;
+pub mod notifies;
 pub mod orders;
 pub mod payments;
 pub mod refresh_tokens;
+pub mod refunds;
 mod sql;
+pub mod staff;
 pub mod users;
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
@@ -99,6 +103,7 @@ impl Database {
 
     pub async fn migrate(&self) -> Result<(), DbError> {
         MIGRATOR.run(&self.pool).await?;
+        audit::install_guard(&self.pool, self.backend).await?;
         Ok(())
     }
 

@@ -259,20 +259,125 @@ pub async fn for_bill(pool: &AnyPool, bill_id: i64) -> Result<Vec<(StoredOrder, 
         columns.join(", ")
     );
     let rows = sqlx::query(&sql).bind(bill_id).fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            let line = OrderLine {
-                bill_id: row.try_get("bill_id")?,
-                principal: Fen::new(row.try_get("principal_fen")?),
-                late_fee: Fen::new(row.try_get("late_fee_fen")?),
-            };
-            Ok((from_row(row)?, line))
-        })
-        .collect()
+    rows.iter().map(|row| Ok((from_row(row)?, line_from_row(row)?))).collect()
 }
 
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<StoredOrder>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// An order in a list for customer service, with what was refunded of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub order_no: String,
+    pub platform: String,
+    pub amount_fen: i64,
+    pub state: String,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    /// What the platforms confirmed refunding of the order's payments.
+    pub refunded_fen: i64,
+}
+
+/// The orders `condition` (on `o`, binding `$1`) selects, newest first, at most `$2`.
+fn summaries_sql(condition: &str) -> String {
+    format!(
+        "SELECT o.order_no, o.platform, o.amount_fen, o.state, o.created_at, o.paid_at, \
+         (SELECT CAST(COALESCE(SUM(r.amount_fen), 0) AS BIGINT) FROM refunds r JOIN payments p ON p.id = r.payment_id \
+          WHERE p.order_id = o.id AND r.state = 'succeeded') AS refunded_fen \
+         FROM orders o WHERE {condition} ORDER BY o.created_at DESC, o.id DESC LIMIT $2"
+    )
+}
+
+fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<OrderSummary, sqlx::Error> {
+    Ok(OrderSummary {
+        order_no: row.try_get("order_no")?,
+        platform: row.try_get("platform")?,
+        amount_fen: row.try_get("amount_fen")?,
+        state: row.try_get("state")?,
+        created_at: row.try_get("created_at")?,
+        paid_at: row.try_get("paid_at")?,
+        refunded_fen: row.try_get("refunded_fen")?,
+    })
+}
+
+/// The account's latest orders, newest first, at most `limit`.
+pub async fn summaries_for_account(
+    pool: &AnyPool,
+    account_no: &str,
+    limit: i64,
+) -> Result<Vec<OrderSummary>, sqlx::Error> {
+    let sql = summaries_sql("o.account_no = $1");
+    let rows = sqlx::query(&sql).bind(account_no.to_string()).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(summary_from_row).collect()
+}
+
+/// The user's latest orders, newest first, at most `limit`.
+pub async fn summaries_for_user(pool: &AnyPool, user_id: i64, limit: i64) -> Result<Vec<OrderSummary>, sqlx::Error> {
+    let sql = summaries_sql("o.user_id = $1");
+    let rows = sqlx::query(&sql).bind(user_id).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(summary_from_row).collect()
+}
+
+/// The lines of an order with the period of each bill, by bill.
+pub async fn lines_with_periods(pool: &AnyPool, order_id: i64) -> Result<Vec<(OrderLine, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT ob.bill_id, ob.principal_fen, ob.late_fee_fen, b.period FROM order_bills ob \
+         JOIN bills b ON b.id = ob.bill_id WHERE ob.order_id = $1 ORDER BY b.period, ob.bill_id",
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|row| Ok((line_from_row(row)?, row.try_get("period")?))).collect()
+}
+
+/// An order line from a row of `order_bills` (bill_id, principal_fen, late_fee_fen).
+fn line_from_row(row: &sqlx::any::AnyRow) -> Result<OrderLine, sqlx::Error> {
+    Ok(OrderLine {
+        bill_id: row.try_get("bill_id")?,
+        principal: Fen::new(row.try_get("principal_fen")?),
+        late_fee: Fen::new(row.try_get("late_fee_fen")?),
+    })
+}
+
+/// Where the write-back of a payment to the marketing system stands: its job's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritebackState {
+    /// `pending` | `leased` | `done` | `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+/// The jobs of `queue` named by `dedupe_keys` (a payment's write-back is the job keyed by its event id), by key.
+pub async fn writebacks(
+    pool: &AnyPool,
+    queue: &str,
+    dedupe_keys: &[String],
+) -> Result<std::collections::HashMap<String, WritebackState>, sqlx::Error> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in dedupe_keys.chunks(200) {
+        let sql = format!(
+            "SELECT dedupe_key, state, attempts, last_error, updated_at FROM jobs WHERE queue = $1 \
+             AND dedupe_key IN ({})",
+            super::sql::placeholder_list(2, chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(queue.to_string());
+        for key in chunk {
+            query = query.bind(key.clone());
+        }
+        for row in query.fetch_all(pool).await? {
+            let state = WritebackState {
+                state: row.try_get("state")?,
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+                updated_at: row.try_get("updated_at")?,
+            };
+            found.insert(row.try_get("dedupe_key")?, state);
+        }
+    }
+    Ok(found)
 }

@@ -1,5 +1,6 @@
-//! The payments repository: confirmed payments, what they did to bills, credits, refunds and the incidents staff
-//! must look at. The statements that change money run on the caller's transaction (`payments::settlement` holds it).
+//! The payments repository: confirmed payments, what they did to bills, credits and the incidents staff must look
+//! at (refunds are in `db::refunds`). The statements that change money run on the caller's transaction
+//! (`payments::settlement` holds it).
 
 use super::orders::{from_row as order_from_row, StoredOrder, COLUMNS as ORDER_COLUMNS};
 use super::sql::for_update;
@@ -73,6 +74,26 @@ pub async fn apply_to_bill(
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Keeps what a payment paid on each bill it settled (principal and late fee), for refunds to take back.
+pub async fn record_payment_bills(
+    conn: &mut AnyConnection,
+    payment_id: i64,
+    applied: &[BillApplication],
+) -> Result<(), sqlx::Error> {
+    for application in applied {
+        sqlx::query(
+            "INSERT INTO payment_bills (payment_id, bill_id, principal_fen, late_fee_fen) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(payment_id)
+        .bind(application.bill_id)
+        .bind(application.principal.value())
+        .bind(application.late_fee.value())
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -217,6 +238,13 @@ pub async fn for_orders(pool: &AnyPool, order_ids: &[i64]) -> Result<Vec<Payment
     rows.iter().map(payment_from_row).collect()
 }
 
+/// The payments of order `order_id`, oldest first, read on the caller's connection (or transaction).
+pub async fn of_order(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<PaymentRecord>, sqlx::Error> {
+    let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 ORDER BY id");
+    let rows = sqlx::query(&sql).bind(order_id).fetch_all(&mut *conn).await?;
+    rows.iter().map(payment_from_row).collect()
+}
+
 pub async fn find_payment(pool: &AnyPool, id: i64) -> Result<Option<PaymentRecord>, sqlx::Error> {
     let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
@@ -246,6 +274,28 @@ pub async fn insert_credit(
     Ok(())
 }
 
+/// Gives `amount` of a payment's held credit back to the payer (a refund took it): the credit shrinks, and is marked
+/// refunded when nothing is left of it. Nothing happens when the payment holds no credit.
+pub async fn reduce_credit(
+    conn: &mut AnyConnection,
+    payment_id: i64,
+    amount: Fen,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE account_credits SET \
+         amount_fen = CASE WHEN amount_fen > $2 THEN amount_fen - $2 ELSE 0 END, \
+         state = CASE WHEN amount_fen > $2 THEN 'held' ELSE 'refunded' END, updated_at = $3 \
+         WHERE payment_id = $1 AND state = 'held'",
+    )
+    .bind(payment_id)
+    .bind(amount.value())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The credits held on an account, in fen.
 pub async fn credit_held(pool: &AnyPool, account_no: &str) -> Result<Fen, sqlx::Error> {
     let row = sqlx::query(
@@ -256,113 +306,6 @@ pub async fn credit_held(pool: &AnyPool, account_no: &str) -> Result<Fen, sqlx::
     .fetch_one(pool)
     .await?;
     Ok(Fen::new(row.try_get("held")?))
-}
-
-/// A refund to ask of a platform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefundRecord {
-    pub id: i64,
-    pub payment_id: i64,
-    pub out_refund_no: String,
-    pub amount: Fen,
-    pub reason: String,
-    /// `pending` | `processing` | `succeeded` | `failed`.
-    pub state: String,
-    pub platform_refund_id: Option<String>,
-    pub requested_by: String,
-    pub last_error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-const REFUND_COLUMNS: &str = "id, payment_id, out_refund_no, amount_fen, reason, state, platform_refund_id, \
-                              requested_by, last_error, created_at, updated_at";
-
-fn refund_from_row(row: &sqlx::any::AnyRow) -> Result<RefundRecord, sqlx::Error> {
-    Ok(RefundRecord {
-        id: row.try_get("id")?,
-        payment_id: row.try_get("payment_id")?,
-        out_refund_no: row.try_get("out_refund_no")?,
-        amount: Fen::new(row.try_get("amount_fen")?),
-        reason: row.try_get("reason")?,
-        state: row.try_get("state")?,
-        platform_refund_id: row.try_get("platform_refund_id")?,
-        requested_by: row.try_get("requested_by")?,
-        last_error: row.try_get("last_error")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-pub async fn insert_refund(conn: &mut AnyConnection, refund: &RefundRecord) -> Result<(), sqlx::Error> {
-    let sql = format!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
-    sqlx::query(&sql)
-        .bind(refund.id)
-        .bind(refund.payment_id)
-        .bind(refund.out_refund_no.clone())
-        .bind(refund.amount.value())
-        .bind(refund.reason.clone())
-        .bind(refund.state.clone())
-        .bind(refund.platform_refund_id.clone())
-        .bind(refund.requested_by.clone())
-        .bind(refund.last_error.clone())
-        .bind(refund.created_at)
-        .bind(refund.updated_at)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn find_refund(pool: &AnyPool, id: i64) -> Result<Option<RefundRecord>, sqlx::Error> {
-    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
-    row.as_ref().map(refund_from_row).transpose()
-}
-
-pub async fn find_refund_by_no(pool: &AnyPool, out_refund_no: &str) -> Result<Option<RefundRecord>, sqlx::Error> {
-    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = $1");
-    let row = sqlx::query(&sql).bind(out_refund_no.to_string()).fetch_optional(pool).await?;
-    row.as_ref().map(refund_from_row).transpose()
-}
-
-/// The refunds of the payments `payment_ids`, oldest first.
-pub async fn refunds_for_payments(pool: &AnyPool, payment_ids: &[i64]) -> Result<Vec<RefundRecord>, sqlx::Error> {
-    if payment_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id IN ({}) ORDER BY id",
-        super::sql::placeholder_list(1, payment_ids.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for id in payment_ids {
-        query = query.bind(*id);
-    }
-    let rows = query.fetch_all(pool).await?;
-    rows.iter().map(refund_from_row).collect()
-}
-
-/// Moves a refund along, from a state that is not final; false when it was final already (nothing changes).
-pub async fn update_refund(
-    conn: &mut AnyConnection,
-    id: i64,
-    state: &str,
-    platform_refund_id: Option<&str>,
-    last_error: Option<&str>,
-    now_ms: i64,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE refunds SET state = $2, platform_refund_id = COALESCE($3, platform_refund_id), last_error = $4, \
-         updated_at = $5 WHERE id = $1 AND state IN ('pending', 'processing')",
-    )
-    .bind(id)
-    .bind(state.to_string())
-    .bind(platform_refund_id.map(str::to_owned))
-    .bind(last_error.map(str::to_owned))
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
 }
 
 /// Kinds of [`record_incident`].

@@ -128,3 +128,69 @@ pub async fn payer(pool: &AnyPool, id: i64) -> Result<Option<Payer>, sqlx::Error
         _ => Payer { platform, id: subject, alipay_open_id: false },
     }))
 }
+
+/// A user as customer service sees it: every id the platforms gave, never the session key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub platform: Platform,
+    pub subject: String,
+    pub unionid: Option<String>,
+    pub alipay_user_id: Option<String>,
+    pub alipay_open_id: Option<String>,
+    /// Verified through the platform.
+    pub phone: Option<String>,
+    pub created_at: i64,
+    pub last_login_at: i64,
+}
+
+const RECORD_COLUMNS: &str =
+    "id, platform, subject, unionid, alipay_user_id, alipay_open_id, phone, created_at, last_login_at";
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
+    let platform: String = row.try_get("platform")?;
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        platform: Platform::parse(&platform)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown platform {platform:?}").into()))?,
+        subject: row.try_get("subject")?,
+        unionid: row.try_get("unionid")?,
+        alipay_user_id: row.try_get("alipay_user_id")?,
+        alipay_open_id: row.try_get("alipay_open_id")?,
+        phone: row.try_get("phone")?,
+        created_at: row.try_get("created_at")?,
+        last_login_at: row.try_get("last_login_at")?,
+    })
+}
+
+pub async fn find_record(pool: &AnyPool, id: i64) -> Result<Option<UserRecord>, sqlx::Error> {
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM users WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+/// The users a platform names `platform_id` (openid, Alipay user_id or open_id, unionid), or whose own id it is,
+/// oldest first, at most `limit`.
+pub async fn find_by_platform_id(
+    pool: &AnyPool,
+    platform_id: &str,
+    limit: i64,
+) -> Result<Vec<UserRecord>, sqlx::Error> {
+    // Our ids are positive 64-bit numbers; any other text matches no id.
+    let own_id = platform_id.parse::<i64>().unwrap_or(-1);
+    let sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM users WHERE subject = $1 OR alipay_user_id = $1 OR alipay_open_id = $1 \
+         OR unionid = $1 OR id = $2 ORDER BY id LIMIT $3"
+    );
+    let rows = sqlx::query(&sql).bind(platform_id.to_string()).bind(own_id).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// The users who verified `phone` through their platform, oldest first, at most `limit`.
+pub async fn with_verified_phone(pool: &AnyPool, phone: &str, limit: i64) -> Result<Vec<UserRecord>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM users WHERE phone = $1 AND phone_verified_at IS NOT NULL ORDER BY id LIMIT $2"
+    );
+    let rows = sqlx::query(&sql).bind(phone.to_string()).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(record_from_row).collect()
+}

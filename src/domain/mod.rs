@@ -12,5 +12,7 @@ pub mod masking;
 pub mod message;
 pub mod money;
 pub mod order;
+pub mod refund;
+pub mod staff;
 pub mod tariff;
 pub mod user;

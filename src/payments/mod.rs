@@ -1,7 +1,8 @@
 //! Payments: opening orders on WeChat Pay and Alipay for an account's bills (`ordering`), the platforms behind one
 //! face (`channel`), applying a confirmed payment exactly once (`settlement`), asking the platforms about orders
-//! whose notifies did not come (`polling`), and refunds (`refunds`). The write-back of settlements to the
-//! marketing system is a job (`jobs::writeback`) queued by the settlement.
+//! whose notifies did not come (`polling`), refunds and their job (`refunds`), and the refunds staff ask for
+//! (`staff_refunds`). The write-back of settlements and staff refunds to the marketing system is a job
+//! (`jobs::writeback`) queued in the transaction that settles or ends them.
 
 pub mod channel;
 pub mod ordering;
@@ -9,3 +10,4 @@ pub mod polling;
 pub mod refunds;
 pub mod report;
 pub mod settlement;
+pub mod staff_refunds;

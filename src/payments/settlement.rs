@@ -8,15 +8,17 @@
 //! a success for an order we had closed or expired settles (the money arrived); an unknown order number is recorded
 //! for staff and refused, so that the platform retries.
 
-use super::refunds::{self, REFUND_QUEUE};
+use super::refunds;
 use crate::config::DuplicatePaymentPolicy;
 use crate::db::ids::next_id;
 use crate::db::orders::StoredOrder;
-use crate::db::payments::{self as repo, PaymentRecord, RefundRecord};
+use crate::db::payments::{self as repo, PaymentRecord};
+use crate::db::refunds::{self as refund_repo, RefundRecord, STATE_PENDING};
 use crate::domain::money::Fen;
 use crate::domain::order::{
     allocate, payment_event_id, Allocation, OrderState, PaidBill, PaymentEvent, PAYMENT_SETTLED,
 };
+use crate::domain::refund::RefundKind;
 use crate::domain::user::Platform;
 use crate::jobs::queue::{self, NewJob};
 use crate::jobs::writeback::WRITEBACK_QUEUE;
@@ -92,6 +94,15 @@ pub enum SettleError {
     Overflow,
     #[error("cannot write the write-back event: {0}")]
     Event(#[from] serde_json::Error),
+}
+
+impl From<refunds::RefundError> for SettleError {
+    fn from(error: refunds::RefundError) -> SettleError {
+        match error {
+            refunds::RefundError::Db(e) => SettleError::Db(e),
+            refunds::RefundError::Event(e) => SettleError::Event(e),
+        }
+    }
 }
 
 /// Applies a confirmed payment, once.
@@ -179,6 +190,7 @@ async fn settle_order(
             .ok_or(SettleError::Overflow)?;
         repo::apply_to_bill(tx, application, total, now).await?;
     }
+    repo::record_payment_bills(tx, payment_id, &allocation.applied).await?;
     repo::mark_order_paid(tx, order.id, OrderState::Paid, payment.paid_at_ms, None, now).await?;
     repo::release_bills(tx, order.id).await?;
     if order.state != OrderState::Pending {
@@ -287,18 +299,17 @@ async fn keep_surplus(
                 out_refund_no: refunds::out_refund_no(refund_id),
                 amount: record.surplus,
                 reason: "重复缴费退款".into(),
-                state: "pending".into(),
+                state: STATE_PENDING.into(),
                 platform_refund_id: None,
                 requested_by: "system".into(),
                 last_error: None,
+                kind: RefundKind::Surplus,
+                from_surplus: record.surplus,
                 created_at: now,
                 updated_at: now,
             };
-            repo::insert_refund(tx, &refund).await?;
-            let job = NewJob::json(REFUND_QUEUE, &refunds::RefundJob { refund_id: refund_id.to_string() }, now)?
-                .dedupe_key(refund.out_refund_no.clone())
-                .max_attempts(refunds::MAX_ATTEMPTS);
-            queue::enqueue(tx, &job, now).await?;
+            refund_repo::insert_refund(tx, &refund).await?;
+            refunds::queue_refund(tx, &refund, now).await?;
         }
     }
     let detail = json!({

@@ -34,6 +34,9 @@ pub struct SandboxKeys {
     /// The customer-token HMAC key and its id.
     pub jwt_customer_key_id: String,
     pub jwt_customer_key: Secret,
+    /// The staff-token HMAC key and its id: another key than the customers'.
+    pub jwt_staff_key_id: String,
+    pub jwt_staff_key: Secret,
 }
 
 pub const SANDBOX_WECHAT_APPID: &str = "wx5a0d0c0e5b0a1e00";
@@ -71,6 +74,8 @@ impl SandboxKeys {
             sms_secret: random_secret(&dir.join("sms_hmac.key"), |b| hex::encode(b))?,
             jwt_customer_key_id: "sandbox-1".into(),
             jwt_customer_key: random_secret(&dir.join("jwt_customer.key"), |b| hex::encode(b))?,
+            jwt_staff_key_id: "sandbox-staff-1".into(),
+            jwt_staff_key: random_secret(&dir.join("jwt_staff.key"), |b| hex::encode(b))?,
         })
     }
 
@@ -122,6 +127,13 @@ pub fn feed_secret(data_dir: &Path) -> Result<Secret, String> {
     let dir = data_dir.join("sandbox");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     random_secret(&dir.join("feed_hmac.key"), |b| hex::encode(b))
+}
+
+/// The demo staff's password in sandbox mode: `data_dir/sandbox/demo_staff_password`, made on first use.
+pub fn demo_staff_password(data_dir: &Path) -> Result<Secret, String> {
+    let dir = data_dir.join("sandbox");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    random_secret(&dir.join("demo_staff_password"), |b| hex::encode(&b[..10]))
 }
 
 /// Writes a file readable by its owner only.

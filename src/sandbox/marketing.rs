@@ -1,8 +1,10 @@
 //! The simulated marketing system (营销系统) under `/sandbox/marketing`: the receiver of our write-back, checking
 //! what the real one would check, so that `jobs::writeback` is exercised over real HTTP.
 //!
-//! - `POST payments`: a payment event, signed with the write-back secret like our feed (`X-Ebill-Timestamp` within
-//!   300 s, `X-Ebill-Signature`), with `Idempotency-Key` equal to the event's `event_id`. Each key is booked once:
+//! - `POST payments`: a write-back event (`payment.settled`, or `payment.refunded` for a staff refund that went
+//!   through), signed with the write-back secret like our feed (`X-Ebill-Timestamp` within 300 s,
+//!   `X-Ebill-Signature`), with `Idempotency-Key` equal to the event's `event_id` and `X-Ebill-Event`, when sent,
+//!   equal to its `event_type`. A refund's parts (surplus and bills) must add up to its amount. Each key is booked once:
 //!   200 `{"status":"booked"}` the first time, 200 `{"status":"duplicate"}` for the same event again, 409 for another
 //!   event under a key already booked; 401 for a bad signature or timestamp, 400 for a malformed event.
 //! - `GET payments` → `{"events": [booked events, oldest first], "deliveries": POSTs received, "pending_failures"}`.
@@ -24,10 +26,12 @@ use crate::domain::bill::{Bill, BillInput, MeterReading, TouBand};
 use crate::domain::calendar::{beijing_date, BillingPeriod};
 use crate::domain::money::{Fen, UnitPrice};
 use crate::domain::order::{PaymentEvent, PAYMENT_SETTLED};
+use crate::domain::refund::{RefundEvent, PAYMENT_REFUNDED};
 use crate::domain::tariff::{tou_lines, TieredTariff};
 use crate::domain::user::Platform;
 use crate::error::ApiError;
 use crate::feed::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::jobs::writeback::{WritebackEvent, EVENT_HEADER};
 use crate::platform::signed_post::IDEMPOTENCY_KEY_HEADER;
 use crate::sandbox::platforms::{lock, SandboxPlatforms};
 use crate::state::AppState;
@@ -68,7 +72,7 @@ pub struct MarketingMemory {
 
 #[derive(Default)]
 struct Ledger {
-    by_key: HashMap<String, PaymentEvent>,
+    by_key: HashMap<String, WritebackEvent>,
     /// Keys in booking order, oldest first.
     order: VecDeque<String>,
 }
@@ -85,9 +89,9 @@ pub enum Booking {
 
 impl MarketingMemory {
     /// Books `event` under its id, once.
-    pub fn book(&self, event: PaymentEvent) -> Booking {
+    pub fn book(&self, event: WritebackEvent) -> Booking {
         let mut ledger = lock(&self.ledger);
-        if let Some(booked) = ledger.by_key.get(&event.event_id) {
+        if let Some(booked) = ledger.by_key.get(event.event_id()) {
             return if *booked == event { Booking::Duplicate } else { Booking::Conflict };
         }
         while ledger.order.len() >= MAX_BOOKED {
@@ -95,13 +99,13 @@ impl MarketingMemory {
                 ledger.by_key.remove(&oldest);
             }
         }
-        ledger.order.push_back(event.event_id.clone());
-        ledger.by_key.insert(event.event_id.clone(), event);
+        ledger.order.push_back(event.event_id().to_owned());
+        ledger.by_key.insert(event.event_id().to_owned(), event);
         Booking::Booked
     }
 
     /// The booked events, oldest first.
-    pub fn booked(&self) -> Vec<PaymentEvent> {
+    pub fn booked(&self) -> Vec<WritebackEvent> {
         let ledger = lock(&self.ledger);
         ledger.order.iter().filter_map(|key| ledger.by_key.get(key).cloned()).collect()
     }
@@ -161,15 +165,21 @@ async fn receive(
     )
     .map_err(ApiError::from)?;
 
-    let event: PaymentEvent = parse_json(&body)?;
+    let event = read_event(&body)?;
     match header(IDEMPOTENCY_KEY_HEADER) {
         None => return Err(ApiError::bad_request("MISSING_IDEMPOTENCY_KEY", "send the event_id as Idempotency-Key")),
-        Some(key) if key != event.event_id => {
+        Some(key) if key != event.event_id() => {
             return Err(ApiError::bad_request("IDEMPOTENCY_KEY_MISMATCH", "Idempotency-Key must equal the event_id"))
         }
         Some(_) => {}
     }
-    check_event(&event)?;
+    if header(EVENT_HEADER).is_some_and(|named| named != event.event_type()) {
+        return Err(ApiError::bad_request("EVENT_TYPE_MISMATCH", "X-Ebill-Event must equal the event_type"));
+    }
+    match &event {
+        WritebackEvent::Settled(settled) => check_event(settled)?,
+        WritebackEvent::Refunded(refunded) => check_refund_event(refunded)?,
+    }
     match memory.book(event) {
         Booking::Booked => Ok(HttpResponse::Ok().json(json!({ "status": "booked" }))),
         Booking::Duplicate => Ok(HttpResponse::Ok().json(json!({ "status": "duplicate" }))),
@@ -371,6 +381,54 @@ async fn feed_bill(state: &AppState, sandbox: &SandboxPlatforms, item: &Value) -
     Ok((status, reply))
 }
 
+/// An event by its `event_type`: 400 `MALFORMED_JSON` when it is not one, `INVALID_EVENT` for another type.
+fn read_event(body: &[u8]) -> Result<WritebackEvent, ApiError> {
+    #[derive(Deserialize)]
+    struct Typed {
+        event_type: String,
+    }
+    let typed: Typed = parse_json(body)?;
+    match typed.event_type.as_str() {
+        PAYMENT_SETTLED => parse_json(body).map(WritebackEvent::Settled),
+        PAYMENT_REFUNDED => parse_json(body).map(WritebackEvent::Refunded),
+        _ => Err(ApiError::bad_request("INVALID_EVENT", "event_type must be payment.settled or payment.refunded")),
+    }
+}
+
+/// What the marketing system checks of a refund before booking it: the payment it names, and parts (surplus and
+/// bills) that add up to its amount.
+fn check_refund_event(event: &RefundEvent) -> Result<(), ApiError> {
+    let invalid = |message: &str| Err(ApiError::bad_request("INVALID_EVENT", message));
+    if !(1..=MAX_EVENT_ID_CHARS).contains(&event.event_id.chars().count()) {
+        return invalid("event_id must be 1 to 128 characters");
+    }
+    if event.event_type != PAYMENT_REFUNDED {
+        return invalid("event_type must be payment.refunded");
+    }
+    if [&event.account_no, &event.order_no, &event.transaction_id, &event.out_refund_no].iter().any(|f| f.is_empty()) {
+        return invalid("account_no, order_no, transaction_id and out_refund_no are required");
+    }
+    if Platform::parse(&event.platform).is_none() {
+        return invalid("platform must be wechat or alipay");
+    }
+    if event.amount_fen <= 0 {
+        return invalid("amount_fen must be positive");
+    }
+    if event.from_surplus_fen < 0 || event.bills.iter().any(|bill| bill.principal_fen < 0 || bill.late_fee_fen < 0) {
+        return invalid("principal_fen, late_fee_fen and from_surplus_fen cannot be negative");
+    }
+    if event.bills.iter().any(|bill| bill.bill_id.is_empty() || bill.period.is_empty()) {
+        return invalid("each bill needs its bill_id and period");
+    }
+    let parts = event.bills.iter().try_fold(event.from_surplus_fen, |sum, bill| {
+        sum.checked_add(bill.principal_fen)?.checked_add(bill.late_fee_fen)
+    });
+    if parts != Some(event.amount_fen) {
+        return invalid("from_surplus_fen and the bills' parts must add up to amount_fen");
+    }
+    Ok(())
+}
+
 /// What the marketing system checks of an event before booking it.
 fn check_event(event: &PaymentEvent) -> Result<(), ApiError> {
     let invalid = |message: &str| Err(ApiError::bad_request("INVALID_EVENT", message));
@@ -425,26 +483,77 @@ mod tests {
         }
     }
 
+    fn settled(id: &str) -> WritebackEvent {
+        WritebackEvent::Settled(event(id))
+    }
+
+    fn refund(id: &str) -> RefundEvent {
+        RefundEvent {
+            event_id: id.into(),
+            event_type: PAYMENT_REFUNDED.into(),
+            account_no: "3100012345".into(),
+            order_no: "EB7012345678901234567".into(),
+            platform: "wechat".into(),
+            transaction_id: "4200001234202606011234567890".into(),
+            out_refund_no: "RF7012345678901234999".into(),
+            platform_refund_id: Some("50300001234202606011234567890".into()),
+            amount_fen: 1012,
+            refunded_at_ms: 1_780_000_000_000,
+            bills: vec![PaidBill {
+                bill_id: "7012345678901234000".into(),
+                period: "2026-05".into(),
+                principal_fen: 1000,
+                late_fee_fen: 12,
+            }],
+            from_surplus_fen: 0,
+            reason: "客户申请部分退款".into(),
+        }
+    }
+
     #[test]
     fn an_event_is_booked_once_per_key() {
         let memory = MarketingMemory::default();
-        assert_eq!(memory.book(event("payment-1")), Booking::Booked);
-        assert_eq!(memory.book(event("payment-1")), Booking::Duplicate);
+        assert_eq!(memory.book(settled("payment-1")), Booking::Booked);
+        assert_eq!(memory.book(settled("payment-1")), Booking::Duplicate);
         let changed = PaymentEvent { amount_fen: 1, ..event("payment-1") };
-        assert_eq!(memory.book(changed), Booking::Conflict);
-        assert_eq!(memory.booked(), vec![event("payment-1")]);
+        assert_eq!(memory.book(WritebackEvent::Settled(changed)), Booking::Conflict);
+        assert_eq!(memory.book(WritebackEvent::Refunded(refund("refund-1"))), Booking::Booked);
+        assert_eq!(memory.booked(), vec![settled("payment-1"), WritebackEvent::Refunded(refund("refund-1"))]);
     }
 
     #[test]
     fn the_oldest_events_are_forgotten_beyond_the_bound() {
         let memory = MarketingMemory::default();
         for n in 0..=MAX_BOOKED {
-            memory.book(event(&format!("payment-{n}")));
+            memory.book(settled(&format!("payment-{n}")));
         }
         let booked = memory.booked();
         assert_eq!(booked.len(), MAX_BOOKED);
-        assert_eq!(booked[0].event_id, "payment-1");
-        assert_eq!(booked[MAX_BOOKED - 1].event_id, format!("payment-{MAX_BOOKED}"));
+        assert_eq!(booked[0].event_id(), "payment-1");
+        assert_eq!(booked[MAX_BOOKED - 1].event_id(), format!("payment-{MAX_BOOKED}"));
+    }
+
+    #[test]
+    fn events_are_read_by_their_type() {
+        let body = serde_json::to_vec(&refund("refund-1")).unwrap();
+        assert_eq!(read_event(&body).unwrap(), WritebackEvent::Refunded(refund("refund-1")));
+        let body = serde_json::to_vec(&event("payment-1")).unwrap();
+        assert_eq!(read_event(&body).unwrap(), settled("payment-1"));
+        assert_eq!(read_event(br#"{"event_id":"x"}"#).unwrap_err().code(), "MALFORMED_JSON");
+        assert_eq!(read_event(br#"{"event_type":"payment.voided"}"#).unwrap_err().code(), "INVALID_EVENT");
+    }
+
+    #[test]
+    fn malformed_refunds_are_refused() {
+        assert!(check_refund_event(&refund("refund-1")).is_ok());
+        let refused = |e: RefundEvent| check_refund_event(&e).unwrap_err().code();
+        assert_eq!(refused(RefundEvent { amount_fen: 1013, ..refund("refund-1") }), "INVALID_EVENT");
+        assert_eq!(refused(RefundEvent { amount_fen: 0, bills: vec![], ..refund("refund-1") }), "INVALID_EVENT");
+        assert_eq!(refused(RefundEvent { from_surplus_fen: -1, ..refund("refund-1") }), "INVALID_EVENT");
+        assert_eq!(refused(RefundEvent { out_refund_no: String::new(), ..refund("refund-1") }), "INVALID_EVENT");
+        assert_eq!(refused(RefundEvent { platform: "unionpay".into(), ..refund("refund-1") }), "INVALID_EVENT");
+        let from_surplus = RefundEvent { from_surplus_fen: 1012, bills: vec![], ..refund("refund-1") };
+        assert!(check_refund_event(&from_surplus).is_ok());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod alipay;
 pub mod demo_data;
+pub mod demo_staff;
 pub mod inbox;
 pub mod keys;
 pub mod marketing;

@@ -668,7 +668,7 @@ function renderWriteback(answer) {
   const events = [...(answer.events || [])].reverse();
   $('writeback-list').replaceChildren(...events.slice(0, 20).map((event) => el('li', {
     'data-testid': 'writeback-event', 'data-order-no': event.order_no, 'data-event-type': event.event_type,
-  }, el('span', { class: 'when', text: clock(event.paid_at_ms) }),
+  }, el('span', { class: 'when', text: clock(event.paid_at_ms ?? event.refunded_at_ms) }),
   el('b', { text: `${event.event_type} ${yuan(event.amount_fen)}` }),
   el('div', { class: 'body', text: `${event.account_no} · ${event.order_no} · ${(event.bills || []).map((b) => b.period).join(', ')}` }))));
   if (events.length === 0) $('writeback-list').append(el('li', { class: 'hint', text: '暂无 none yet' }));

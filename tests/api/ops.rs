@@ -62,6 +62,18 @@ async fn openapi_document_describes_every_route() {
         assert!(paths.contains_key(path), "{path} is missing from the OpenAPI document");
     }
     assert!(doc["components"]["securitySchemes"]["feed_hmac"].is_object());
+    for path in [
+        "/staff/v1/login",
+        "/staff/v1/search",
+        "/staff/v1/accounts/{account_no}",
+        "/staff/v1/orders/{order_no}/refunds",
+        "/staff/v1/bindings/{id}/unbind",
+        "/staff/v1/audit.csv",
+        "/staff/v1/staff/{name}",
+    ] {
+        assert!(paths.contains_key(path), "{path} is missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["securitySchemes"]["staff_token"].is_object());
 }
 
 #[tokio::test]

@@ -13,11 +13,13 @@ async fn production_app() -> (TestApp, tempfile::TempDir) {
     };
     let secret = write("wechat_app_secret", "0123456789abcdef0123456789abcdef");
     let jwt = write("jwt.key", "a-production-jwt-key-of-at-least-32-bytes");
+    let staff_jwt = write("jwt_staff.key", "another-production-key-for-staff-tokens");
     let app = spawn_app_with(|s| {
         s.wechat.appid = Some("wx0123456789abcdef".into());
         s.wechat.app_secret_file = Some(secret.clone());
         s.wechat.api_base_url = Some("http://127.0.0.1:9".into());
         s.sessions.customer_keys = vec![KeyFile { id: "2026-12".into(), file: jwt.clone() }];
+        s.staff.token_keys = vec![KeyFile { id: "staff-2026-12".into(), file: staff_jwt.clone() }];
         s.demo.seed = true;
         s.public_base_url = Some("https://ebill.example.com".into());
     })
@@ -45,6 +47,27 @@ async fn production_mode_serves_no_demo_and_no_sandbox_inbox() {
     for path in ["/demo/", "/demo/demo.js", "/demo", "/sandbox/inbox", "/sandbox/notifies"] {
         assert_eq!(app.get(path).await.status(), 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn production_has_no_demo_staff_and_its_console_cookie_is_secure() {
+    let (app, _certs) = production_app().await;
+    assert_eq!(app.count("staff").await, 0, "no demo staff in production");
+    app.add_staff("li.na", ebill::domain::staff::Role::Viewer).await;
+    let response = app.staff_login("li.na", crate::staff_support::STAFF_PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+}
+
+#[tokio::test]
+async fn production_needs_staff_token_keys() {
+    let mut settings = ebill::config::Settings::default();
+    settings.wechat.appid = Some("wx0123456789abcdef".into());
+    settings.wechat.app_secret_file = Some("certs/wechat_app_secret".into());
+    settings.sessions.customer_keys = vec![KeyFile { id: "k".into(), file: "certs/jwt.key".into() }];
+    settings.public_base_url = Some("https://ebill.example.com".into());
+    assert!(settings.check().unwrap_err().to_string().contains("staff.token_keys"));
 }
 
 #[tokio::test]

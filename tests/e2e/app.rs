@@ -12,6 +12,8 @@ use std::path::Path;
 pub struct DemoApp {
     /// `http://127.0.0.1:{port}`.
     pub address: String,
+    /// The application's state, for what only the library can do (adding the first staff member).
+    pub state: ebill::state::AppState,
     _data_dir: tempfile::TempDir,
 }
 
@@ -43,8 +45,9 @@ pub async fn spawn_demo_app() -> Result<DemoApp> {
     }
     let app = Application::build(settings).await.context("the application starts")?;
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    Ok(DemoApp { address, _data_dir: data_dir })
+    Ok(DemoApp { address, state, _data_dir: data_dir })
 }
 
 /// Puts the fixture RSA keys where the sandbox looks for its keys, so that the start does not wait for key generation

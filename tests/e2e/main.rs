@@ -1,11 +1,13 @@
-//! End-to-end tests: the browser demo (`/demo/`) driven in headless Chromium through chromedriver, against the real
-//! application in sandbox mode. Each test plays a customer of one platform from login to a settled payment and a
-//! pushed message, reading only what the page shows.
+//! End-to-end tests in headless Chromium through chromedriver, against the real application in sandbox mode: the
+//! browser demo (`/demo/`), where each test plays a customer of one platform from login to a settled payment and a
+//! pushed message, and the staff console (`/staff/`, console.rs), where an operator force-unbinds a customer and an
+//! admin finds it in the audit log. They read only what the pages show.
 //!
 //! Needs `chromium` and `chromedriver` on `PATH` (Debian: `apt-get install chromium chromium-driver`). Without them
 //! the tests say so and pass, unless `EBILL_E2E_REQUIRED=1` (as in `.ci/run`), which makes them fail.
 
 mod app;
+mod console;
 mod webdriver;
 
 use anyhow::{Context, Result};

@@ -1,14 +1,18 @@
 //! `POST /notify/alipay`: Alipay's trade notify (form-encoded). RSA2 is verified over the raw parameters, decoded
 //! exactly once, without `sign` and `sign_type`, with Alipay's public key; then `app_id`, `seller_id` (when
 //! configured), `out_trade_no` and `total_amount` are checked, and only `TRADE_SUCCESS` and `TRADE_FINISHED` settle.
-//! The reply is exactly `success` when done; anything else makes Alipay retry.
+//! The reply is exactly `success` when done; anything else makes Alipay retry. Each verified notify that names an
+//! order is kept, with what we made of it (`db::notifies`); one sent after a refund (it carries `refund_fee`) is kept
+//! as a refund notify (a refund's end is known from `alipay.trade.refund`'s own answer).
 
 use super::MAX_NOTIFY_BYTES;
 use crate::api::body::read_limited;
+use crate::db::notifies::{self, ReceivedNotify, KIND_PAYMENT, KIND_REFUND};
 use crate::domain::calendar::beijing;
 use crate::domain::money::Fen;
 use crate::domain::user::Platform;
 use crate::payments::settlement::{settle, ConfirmedPayment, PaymentSource};
+use crate::platform::credentials::AlipayCredentials;
 use crate::platform::crypto::alipay_sign::verify_notify;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -60,38 +64,75 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         tracing::warn!(reason = %error, "refused an Alipay notify that failed verification");
         return failure(StatusCode::UNAUTHORIZED);
     }
-    if param(&params, "app_id") != Some(creds.app_id.as_str()) {
+    let refund_fee = param(&params, "refund_fee");
+    let amount = refund_fee.or(param(&params, "total_amount")).and_then(Fen::parse_yuan);
+    let mut received = param(&params, "out_trade_no").map(|order_no| ReceivedNotify {
+        platform: Platform::Alipay.as_str().into(),
+        kind: if refund_fee.is_some() { KIND_REFUND } else { KIND_PAYMENT }.into(),
+        order_no: order_no.to_owned(),
+        out_refund_no: param(&params, "out_biz_no").filter(|_| refund_fee.is_some()).map(str::to_owned),
+        transaction_id: param(&params, "trade_no").map(str::to_owned),
+        reported_state: param(&params, "trade_status").unwrap_or_default().to_owned(),
+        amount_fen: amount.map(Fen::value),
+        outcome: String::new(),
+    });
+    let mut outcome = String::new();
+    let answer = answer_trade(&state, creds, &params, &mut outcome).await;
+    if let Some(received) = received.as_mut() {
+        received.outcome = outcome;
+        if let Err(error) = notifies::record(state.db.pool(), received, state.now_ms()).await {
+            tracing::error!(%error, "a verified Alipay notify could not be kept");
+        }
+    }
+    answer
+}
+
+/// Applies a verified trade notify; `outcome` tells what we made of it.
+async fn answer_trade(
+    state: &AppState,
+    creds: &AlipayCredentials,
+    params: &Params,
+    outcome: &mut String,
+) -> HttpResponse {
+    let mut said = |what: &str| *outcome = what.to_owned();
+    if param(params, "app_id") != Some(creds.app_id.as_str()) {
+        said("other_app");
         tracing::warn!("an Alipay notify for another app");
         return failure(StatusCode::BAD_REQUEST);
     }
     if let Some(seller_id) = &creds.seller_id {
-        if param(&params, "seller_id") != Some(seller_id.as_str()) {
+        if param(params, "seller_id") != Some(seller_id.as_str()) {
+            said("other_seller");
             tracing::warn!("an Alipay notify for another seller");
             return failure(StatusCode::BAD_REQUEST);
         }
     }
-    match param(&params, "trade_status") {
+    match param(params, "trade_status") {
         Some("TRADE_SUCCESS") | Some("TRADE_FINISHED") => {}
         status => {
+            said("ignored");
             tracing::info!(trade_status = status.unwrap_or(""), "Alipay notify acknowledged without action");
             return success();
         }
     }
     let (Some(order_no), Some(trade_no), Some(total)) =
-        (param(&params, "out_trade_no"), param(&params, "trade_no"), param(&params, "total_amount"))
+        (param(params, "out_trade_no"), param(params, "trade_no"), param(params, "total_amount"))
     else {
+        said("unreadable");
         tracing::warn!("a verified Alipay notify lacks out_trade_no, trade_no or total_amount");
         return failure(StatusCode::BAD_REQUEST);
     };
     let Some(amount) = Fen::parse_yuan(total).filter(|amount| amount.value() > 0) else {
+        said("unreadable");
         tracing::warn!("a verified Alipay notify has an unreadable total_amount");
         return failure(StatusCode::BAD_REQUEST);
     };
     if order_no.len() > 64 || trade_no.len() > 64 {
+        said("unreadable");
         return failure(StatusCode::BAD_REQUEST);
     }
     let now = state.now_ms();
-    let paid_at = param(&params, "gmt_payment")
+    let paid_at = param(params, "gmt_payment")
         .and_then(|text| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())
         .and_then(|naive| naive.and_local_timezone(beijing()).single())
         .map(|at| at.timestamp_millis())
@@ -104,8 +145,9 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         paid_at_ms: paid_at,
         source: PaymentSource::Notify,
     };
-    match settle(&state, &payment).await {
+    match settle(state, &payment).await {
         Ok(settlement) => {
+            said(settlement.as_str());
             state.metrics.count_settlement("alipay", settlement.as_str());
             if settlement.acknowledged() {
                 success()
@@ -115,6 +157,7 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
             }
         }
         Err(error) => {
+            said("error");
             tracing::error!(%error, order_no = %payment.order_no, "settling an Alipay payment failed");
             failure(StatusCode::INTERNAL_SERVER_ERROR)
         }

@@ -2,15 +2,18 @@
 //! `Wechatpay-Serial` names (certificate serials and `PUB_KEY_ID_` keys, several at once), within 300 s, never a
 //! `WECHATPAY/SIGNTEST/` probe; then the AES-256-GCM resource is decrypted with the APIv3 key and its `appid`,
 //! `mchid`, `out_trade_no` and amount are checked against our order by the settlement. Answers 204 when done, and
-//! 4xx/5xx with `{"code":"FAIL","message":..}` otherwise, so that WeChat Pay retries.
+//! 4xx/5xx with `{"code":"FAIL","message":..}` otherwise, so that WeChat Pay retries. Each verified notification
+//! that names an order is kept, with what we made of it (`db::notifies`).
 
 use super::MAX_NOTIFY_BYTES;
 use crate::api::body::read_limited;
+use crate::db::notifies::{self, ReceivedNotify, KIND_PAYMENT};
 use crate::domain::money::Fen;
 use crate::domain::user::Platform;
 use crate::payments::settlement::{settle, ConfirmedPayment, PaymentSource};
+use crate::platform::credentials::WechatPayCredentials;
 use crate::platform::wechatpay::{
-    decode_notification, decrypt_transaction, verify_signature, SignedHeaders, TradeState,
+    decode_notification, decrypt_transaction, verify_signature, SignedHeaders, TradeState, Transaction,
 };
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -23,6 +26,18 @@ pub const TRANSACTION_SUCCESS: &str = "TRANSACTION.SUCCESS";
 /// WeChat Pay's failure reply.
 pub fn fail(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "code": "FAIL", "message": message }))
+}
+
+/// Keeps a verified notify as received. A failure to keep it is logged and changes nothing of the answer.
+pub(super) async fn remember(state: &AppState, received: &ReceivedNotify) {
+    if let Err(error) = notifies::record(state.db.pool(), received, state.now_ms()).await {
+        tracing::error!(%error, platform = %received.platform, kind = %received.kind, "a verified notify could not be kept");
+    }
+}
+
+/// A platform's word for a state, as it wrote it (`SUCCESS`, `REFUND`, ...).
+pub(super) fn wire_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// Reads the `Wechatpay-*` headers and verifies the signature over the raw body: `None` when it holds, otherwise the
@@ -80,14 +95,40 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
             return fail(StatusCode::BAD_REQUEST, "the resource cannot be decrypted");
         }
     };
+    let mut received = ReceivedNotify {
+        platform: Platform::Wechat.as_str().into(),
+        kind: KIND_PAYMENT.into(),
+        order_no: transaction.out_trade_no.clone(),
+        out_refund_no: None,
+        transaction_id: transaction.transaction_id.clone(),
+        reported_state: wire_name(&transaction.trade_state),
+        amount_fen: Some(transaction.amount.total),
+        outcome: String::new(),
+    };
+    let answer = answer_transaction(&state, creds, &transaction, &mut received.outcome).await;
+    remember(&state, &received).await;
+    answer
+}
+
+/// Applies a decrypted transaction; `outcome` tells what we made of it.
+async fn answer_transaction(
+    state: &AppState,
+    creds: &WechatPayCredentials,
+    transaction: &Transaction,
+    outcome: &mut String,
+) -> HttpResponse {
+    let mut said = |what: &str| *outcome = what.to_owned();
     if transaction.appid != creds.appid || transaction.mchid != creds.mchid {
+        said("other_merchant");
         tracing::warn!(appid = %transaction.appid, mchid = %transaction.mchid, "a WeChat Pay notification for another app or merchant");
         return fail(StatusCode::BAD_REQUEST, "the notification is not for this merchant");
     }
     if transaction.trade_state != TradeState::Success {
+        said("ignored");
         return HttpResponse::NoContent().finish();
     }
     let Some(transaction_id) = transaction.transaction_id.clone().filter(|id| !id.is_empty() && id.len() <= 64) else {
+        said("unreadable");
         return fail(StatusCode::BAD_REQUEST, "a successful transaction without transaction_id");
     };
     if transaction.amount.currency != "CNY"
@@ -95,6 +136,7 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         || transaction.out_trade_no.is_empty()
         || transaction.out_trade_no.len() > 64
     {
+        said("unreadable");
         tracing::warn!(currency = %transaction.amount.currency, "a WeChat Pay notification we cannot apply");
         return fail(StatusCode::BAD_REQUEST, "unexpected currency, amount or order number");
     }
@@ -113,8 +155,9 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         paid_at_ms: paid_at,
         source: PaymentSource::Notify,
     };
-    match settle(&state, &payment).await {
+    match settle(state, &payment).await {
         Ok(settlement) => {
+            said(settlement.as_str());
             state.metrics.count_settlement("wechat", settlement.as_str());
             if settlement.acknowledged() {
                 HttpResponse::NoContent().finish()
@@ -124,6 +167,7 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
             }
         }
         Err(error) => {
+            said("error");
             tracing::error!(%error, order_no = %payment.order_no, "settling a WeChat Pay payment failed");
             fail(StatusCode::INTERNAL_SERVER_ERROR, "temporarily unable to record the payment")
         }

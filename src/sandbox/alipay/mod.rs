@@ -24,7 +24,8 @@
 //! | create without an http(s) `notify_url` | `40001` `isv.missing-notify-url` |
 //! | query, close or refund of an unknown trade | `ACQ.TRADE_NOT_EXIST` |
 //! | close of a paid trade, refund of an unpaid one | `ACQ.TRADE_STATUS_ERROR` |
-//! | refund beyond what is left | `ACQ.REFUND_AMT_NOT_EQUAL_TOTAL` |
+//! | refund beyond what is left, or a partial refund without `out_request_no` | `ACQ.REFUND_AMT_NOT_EQUAL_TOTAL` |
+//! | refund, same `out_request_no`, another amount | `ACQ.DISCORDANT_REPEAT_REQUEST` |
 //! | create whose `out_trade_no`, refund whose `out_request_no` starts with `SANDBOX_ERR_BUSY_ONCE` | takes effect, but the first answer is `20000` `isp.unknow-error` (an answer lost on the way back) |
 //!
 //! Template messages (`alipay.open.app.mini.templatemessage.send`, delivered to the sandbox's inbox) and the users'

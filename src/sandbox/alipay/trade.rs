@@ -45,6 +45,8 @@ fn refused(method: &str, refusal: TradeRefusal) -> Answer {
         TradeRefusal::HasClose => ("ACQ.TRADE_HAS_CLOSE", "交易已经关闭"),
         TradeRefusal::StatusError => ("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"),
         TradeRefusal::RefundExceeds => ("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"),
+        TradeRefusal::RefundNotWhole => ("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "撤销或退款金额与订单金额不一致"),
+        TradeRefusal::DiscordantRepeat => ("ACQ.DISCORDANT_REPEAT_REQUEST", "不一致的请求"),
     };
     failure(method, sub_code, sub_msg)
 }
@@ -268,16 +270,17 @@ pub(super) fn refund(sandbox: &SandboxPlatforms, params: &Params, now_ms: i64) -
     let done = biz_content(M, params).and_then(|biz| {
         let key = trade_key(M, &biz)?;
         let amount_fen = amount(M, &biz, "refund_amount")?;
-        // Without `out_request_no` Alipay keys the refund on the trade itself.
+        // Without `out_request_no` the refund is of the whole trade, keyed on the trade itself.
         let out_request_no = match text(M, &biz, "out_request_no")? {
-            Some(no) if no.len() <= MAX_NO_LEN => no.to_owned(),
+            Some(no) if no.len() <= MAX_NO_LEN => Some(no.to_owned()),
             Some(_) => return Err(invalid(M, "out_request_no不能超过64位")),
-            None => match &key {
-                TradeKey::TradeNo(no) | TradeKey::OutTradeNo(no) => no.clone(),
-            },
+            None => None,
         };
-        let done = sandbox.alipay.trades.refund(&key, &out_request_no, amount_fen, now_ms);
-        done.map(|done| (done, out_request_no)).map_err(|refusal| refused(M, refusal))
+        let done = sandbox.alipay.trades.refund(&key, out_request_no.as_deref(), amount_fen, now_ms);
+        let request_no = out_request_no.unwrap_or_else(|| match &key {
+            TradeKey::TradeNo(no) | TradeKey::OutTradeNo(no) => no.clone(),
+        });
+        done.map(|done| (done, request_no)).map_err(|refusal| refused(M, refusal))
     });
     let (done, out_request_no) = match done {
         Ok(done) => done,

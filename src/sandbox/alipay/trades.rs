@@ -99,6 +99,10 @@ pub enum TradeRefusal {
     StatusError,
     /// A refund beyond what is left of the trade.
     RefundExceeds,
+    /// A refund without `out_request_no` (of the whole trade) for another amount than the trade's.
+    RefundNotWhole,
+    /// Another amount under an `out_request_no` already refunded.
+    DiscordantRepeat,
     /// Payment of a trade already paid.
     AlreadyPaid,
 }
@@ -227,11 +231,12 @@ impl TradeBook {
         }
     }
 
-    /// `alipay.trade.refund`: paid trades only, at most what is left, once per `out_request_no`.
+    /// `alipay.trade.refund`: paid trades only, at most what is left, once per `out_request_no` (partial and
+    /// repeated refunds each have their own). Without one, the refund is of the whole trade, keyed on the trade.
     pub fn refund(
         &self,
         key: &TradeKey,
-        out_request_no: &str,
+        out_request_no: Option<&str>,
         amount_fen: i64,
         now_ms: i64,
     ) -> Result<RefundDone, TradeRefusal> {
@@ -240,9 +245,14 @@ impl TradeBook {
         if !matches!(trade.stage, Stage::Paid { .. }) {
             return Err(TradeRefusal::StatusError);
         }
-        if let Some(&earlier) = trade.refunds.get(out_request_no) {
+        let out_request_no = match out_request_no {
+            Some(no) => no.to_owned(),
+            None if amount_fen != trade.terms.amount_fen => return Err(TradeRefusal::RefundNotWhole),
+            None => trade.out_trade_no.clone(),
+        };
+        if let Some(&earlier) = trade.refunds.get(&out_request_no) {
             if earlier != amount_fen {
-                return Err(TradeRefusal::ContextInconsistent);
+                return Err(TradeRefusal::DiscordantRepeat);
             }
             return Ok(RefundDone { trade: trade.clone(), fund_change: false, send_back_fen: 0 });
         }
@@ -251,7 +261,7 @@ impl TradeBook {
             return Err(TradeRefusal::RefundExceeds);
         }
         trade.refunded_fen += amount_fen;
-        trade.refunds.insert(out_request_no.to_owned(), amount_fen);
+        trade.refunds.insert(out_request_no, amount_fen);
         Ok(RefundDone { trade: trade.clone(), fund_change: true, send_back_fen: amount_fen })
     }
 
@@ -338,19 +348,32 @@ mod tests {
     #[test]
     fn refunds_are_bounded_and_idempotent_per_request_number() {
         let (book, _) = book_with("EB1", 100);
-        assert_eq!(book.refund(&out("EB1"), "R1", 10, NOW), Err(TradeRefusal::StatusError));
+        assert_eq!(book.refund(&out("EB1"), Some("R1"), 10, NOW), Err(TradeRefusal::StatusError));
         book.pay(&out("EB1"), None, NOW).unwrap();
-        let first = book.refund(&out("EB1"), "R1", 60, NOW).unwrap();
+        let first = book.refund(&out("EB1"), Some("R1"), 60, NOW).unwrap();
         assert!(first.fund_change);
         assert_eq!((first.trade.refunded_fen, first.send_back_fen), (60, 60));
-        let repeat = book.refund(&out("EB1"), "R1", 60, NOW).unwrap();
+        let repeat = book.refund(&out("EB1"), Some("R1"), 60, NOW).unwrap();
         assert!(!repeat.fund_change);
         assert_eq!((repeat.trade.refunded_fen, repeat.send_back_fen), (60, 0));
-        assert_eq!(book.refund(&out("EB1"), "R1", 50, NOW), Err(TradeRefusal::ContextInconsistent));
-        assert_eq!(book.refund(&out("EB1"), "R2", 41, NOW), Err(TradeRefusal::RefundExceeds));
-        let rest = book.refund(&out("EB1"), "R2", 40, NOW).unwrap();
+        assert_eq!(book.refund(&out("EB1"), Some("R1"), 50, NOW), Err(TradeRefusal::DiscordantRepeat));
+        assert_eq!(book.refund(&out("EB1"), Some("R2"), 41, NOW), Err(TradeRefusal::RefundExceeds));
+        assert_eq!(book.refund(&out("EB1"), Some("R2"), 0, NOW), Err(TradeRefusal::RefundExceeds));
+        let rest = book.refund(&out("EB1"), Some("R2"), 40, NOW).unwrap();
         assert_eq!(rest.trade.trade_status(), "TRADE_CLOSED", "refunded in full");
         assert_eq!(book.close(&out("EB1"), NOW), Err(TradeRefusal::StatusError));
+    }
+
+    #[test]
+    fn a_refund_without_a_request_number_is_of_the_whole_trade() {
+        let (book, _) = book_with("EB1", 100);
+        book.pay(&out("EB1"), None, NOW).unwrap();
+        assert_eq!(book.refund(&out("EB1"), None, 60, NOW), Err(TradeRefusal::RefundNotWhole));
+        let whole = book.refund(&out("EB1"), None, 100, NOW).unwrap();
+        assert_eq!((whole.fund_change, whole.trade.trade_status()), (true, "TRADE_CLOSED"));
+        let repeat = book.refund(&out("EB1"), None, 100, NOW).unwrap();
+        assert_eq!((repeat.fund_change, repeat.send_back_fen), (false, 0));
+        assert_eq!(book.refund(&out("EB1"), Some("R1"), 1, NOW), Err(TradeRefusal::RefundExceeds));
     }
 
     #[test]

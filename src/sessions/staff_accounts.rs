@@ -1,0 +1,140 @@
+//! Staff accounts: adding members (with a given or generated password) and checking a login, with the lockout after
+//! repeated failures. The HTTP login and `ebill staff` both come through here.
+
+use super::passwords::{self, PasswordError};
+use crate::db::audit::{self, AuditEntry};
+use crate::db::staff::{self as repo, StaffChange, StaffMember};
+use crate::db::{ids::next_id, Database};
+use crate::domain::staff::{after_failed_login, valid_staff_name, LockoutPolicy, Role};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("a staff name has 2 to 32 characters: ASCII letters, digits, '.', '_' or '-', starting with a letter")]
+    BadName,
+    #[error("a staff member named {0:?} already exists")]
+    Taken(String),
+    #[error("no staff member is named {0:?}")]
+    Unknown(String),
+    #[error("the last active admin cannot be demoted or disabled")]
+    LastAdmin,
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The Argon2id hash of `password`, or of a generated password (returned, to be shown once).
+pub async fn new_password_hash(password: Option<&str>) -> Result<(String, Option<String>), StaffError> {
+    let generated = password.is_none().then(passwords::generate);
+    let password = password.or(generated.as_deref()).unwrap_or_default().to_owned();
+    let hash =
+        tokio::task::spawn_blocking(move || passwords::hash(&password)).await.map_err(|_| PasswordError::Hashing)??;
+    Ok((hash, generated))
+}
+
+/// Adds a member, with its audit entry in the same transaction. Without `password`, one is generated and returned
+/// (to be shown once).
+pub async fn add_staff(
+    db: &Database,
+    now_ms: i64,
+    name: &str,
+    role: Role,
+    password: Option<&str>,
+    audit: &AuditEntry,
+) -> Result<(StaffMember, Option<String>), StaffError> {
+    if !valid_staff_name(name) {
+        return Err(StaffError::BadName);
+    }
+    let (hash, generated) = new_password_hash(password).await?;
+    let mut tx = db.begin_write().await?;
+    if !repo::insert(&mut tx, next_id(now_ms), name, role, &hash, now_ms).await? {
+        return Err(StaffError::Taken(name.to_owned()));
+    }
+    audit::append(&mut tx, audit, now_ms).await?;
+    tx.commit().await?;
+    let member = repo::find_by_name(db.pool(), name).await?.ok_or_else(|| StaffError::Unknown(name.to_owned()))?;
+    Ok((member, generated))
+}
+
+/// Changes a member's role, disabled flag, lock or password, with its audit entry in the same transaction. The last
+/// active admin stays one.
+pub async fn change_staff(
+    db: &Database,
+    now_ms: i64,
+    name: &str,
+    change: &StaffChange,
+    audit: &AuditEntry,
+) -> Result<StaffMember, StaffError> {
+    let member = repo::find_by_name(db.pool(), name).await?.ok_or_else(|| StaffError::Unknown(name.to_owned()))?;
+    let mut tx = db.begin_write().await?;
+    let loses_admin = member.role == Role::Admin
+        && !member.disabled
+        && (change.role.is_some_and(|role| role != Role::Admin) || change.disabled == Some(true));
+    if loses_admin && repo::active_admins(&mut tx).await? <= 1 {
+        return Err(StaffError::LastAdmin);
+    }
+    repo::update(&mut tx, member.id, change, now_ms).await?;
+    audit::append(&mut tx, audit, now_ms).await?;
+    tx.commit().await?;
+    repo::find(db.pool(), member.id).await?.ok_or_else(|| StaffError::Unknown(name.to_owned()))
+}
+
+/// How a login attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Accepted(StaffMember),
+    /// Unknown name, wrong password, or a disabled member: all answered alike. `member` is set when the name exists.
+    Refused {
+        member: Option<StaffMember>,
+        why: &'static str,
+    },
+    /// Locked until this instant (by this failure or an earlier one).
+    Locked {
+        member: StaffMember,
+        until: i64,
+    },
+}
+
+/// Checks `name` and `password`, counting failures and locking the account after `policy.max_failures` of them.
+pub async fn attempt_login(
+    db: &Database,
+    now_ms: i64,
+    name: &str,
+    password: &str,
+    policy: LockoutPolicy,
+) -> Result<LoginOutcome, sqlx::Error> {
+    let owned = password.to_owned();
+    let Some(member) = repo::find_by_name(db.pool(), name).await? else {
+        let _ = tokio::task::spawn_blocking(move || passwords::verify_nothing(&owned)).await;
+        return Ok(LoginOutcome::Refused { member: None, why: "unknown_name" });
+    };
+    if let Some(until) = member.locked_until.filter(|until| *until > now_ms) {
+        return Ok(LoginOutcome::Locked { member, until });
+    }
+    let stored = member.password_hash.clone();
+    let matches = tokio::task::spawn_blocking(move || passwords::verify(&owned, &stored)).await.unwrap_or(false);
+    if member.disabled {
+        return Ok(LoginOutcome::Refused { member: Some(member), why: "disabled" });
+    }
+    let mut conn = db.pool().acquire().await?;
+    if matches {
+        repo::record_login(&mut conn, member.id, now_ms).await?;
+        return Ok(LoginOutcome::Accepted(member));
+    }
+    // Count the failure; concurrent failures each count (a lost race reads the count again).
+    let mut current = member.clone();
+    for _ in 0..8 {
+        let (failures, locked_until) = after_failed_login(current.failed_logins, now_ms, policy);
+        if repo::record_failure(&mut conn, current.id, current.failed_logins, failures, locked_until, now_ms).await? {
+            return Ok(match locked_until {
+                Some(until) => LoginOutcome::Locked { member: current, until },
+                None => LoginOutcome::Refused { member: Some(current), why: "wrong_password" },
+            });
+        }
+        match repo::find(db.pool(), member.id).await? {
+            Some(fresh) => current = fresh,
+            None => break,
+        }
+    }
+    Ok(LoginOutcome::Refused { member: Some(current), why: "wrong_password" })
+}
