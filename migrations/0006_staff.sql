@@ -12,6 +12,7 @@ CREATE TABLE staff (
     failed_logins  BIGINT NOT NULL,         -- consecutive failed logins since the last success or lock
     locked_until   BIGINT,                  -- no login before this instant
     disabled       BIGINT NOT NULL,         -- 1: can no longer log in, and its tokens stop working
+    sessions_valid_after BIGINT,            -- tokens issued before this instant (whole seconds) no longer work
     last_login_at  BIGINT,
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,

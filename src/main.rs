@@ -283,7 +283,8 @@ async fn staff(settings: Settings, action: StaffAction) -> anyhow::Result<()> {
         }
         StaffAction::Disable { name } => {
             let detail = serde_json::json!({ "disabled": true });
-            change(&name, StaffChange { disabled: Some(true), ..StaffChange::default() }, detail).await?;
+            let disable = StaffChange { disabled: Some(true), end_sessions_at: Some(now), ..StaffChange::default() };
+            change(&name, disable, detail).await?;
             println!("{name} is disabled");
         }
         StaffAction::Enable { name } => {
@@ -300,7 +301,12 @@ async fn staff(settings: Settings, action: StaffAction) -> anyhow::Result<()> {
             let password = if ask_password { Some(read_password()?) } else { None };
             let (hash, generated) = new_password_hash(password.as_deref()).await?;
             let detail = serde_json::json!({ "reset_password": true });
-            let reset = StaffChange { password_hash: Some(hash), unlock: true, ..StaffChange::default() };
+            let reset = StaffChange {
+                password_hash: Some(hash),
+                unlock: true,
+                end_sessions_at: Some(now),
+                ..StaffChange::default()
+            };
             change(&name, reset, detail).await?;
             match generated {
                 Some(password) => println!("new password for {name} (shown once): {password}"),

@@ -13,11 +13,15 @@ pub struct StaffMember {
     pub failed_logins: i64,
     pub locked_until: Option<i64>,
     pub disabled: bool,
+    /// Tokens issued before this instant (epoch ms, whole seconds) no longer work: set by a logout, a password reset
+    /// or a disabling.
+    pub sessions_valid_after: Option<i64>,
     pub last_login_at: Option<i64>,
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, name, role, password_hash, failed_logins, locked_until, disabled, last_login_at, created_at";
+const COLUMNS: &str =
+    "id, name, role, password_hash, failed_logins, locked_until, disabled, sessions_valid_after, last_login_at, created_at";
 
 fn member_from_row(row: &sqlx::any::AnyRow) -> Result<StaffMember, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -29,6 +33,7 @@ fn member_from_row(row: &sqlx::any::AnyRow) -> Result<StaffMember, sqlx::Error> 
         failed_logins: row.try_get("failed_logins")?,
         locked_until: row.try_get("locked_until")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        sessions_valid_after: row.try_get("sessions_valid_after")?,
         last_login_at: row.try_get("last_login_at")?,
         created_at: row.try_get("created_at")?,
     })
@@ -73,28 +78,38 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<StaffMember>, sqlx::Error> {
     rows.iter().map(member_from_row).collect()
 }
 
-/// Records a failed login: the new count of consecutive failures and the lock, if it now begins. Conditional on the
-/// count read, so that concurrent failures each count (a lost race is retried by the caller reading again).
-pub async fn record_failure(
+/// Counts a login attempt before its password is checked, so that concurrent guesses cannot all slip past the
+/// lockout: the attempt may go on only while the member is not locked and fewer than `max_failures` attempts are
+/// counted (the count is the failures since the last success, this attempt included). Answers the count, or `None`
+/// when the attempt may not go on.
+pub async fn claim_attempt(
     conn: &mut AnyConnection,
     id: i64,
-    failures_before: i64,
-    failures: i64,
-    locked_until: Option<i64>,
+    max_failures: i64,
     now_ms: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE staff SET failed_logins = $3, locked_until = COALESCE($4, locked_until), updated_at = $5 \
-         WHERE id = $1 AND failed_logins = $2",
+) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE staff SET failed_logins = failed_logins + 1, updated_at = $3 \
+         WHERE id = $1 AND failed_logins < $2 AND (locked_until IS NULL OR locked_until <= $3) \
+         RETURNING failed_logins",
     )
     .bind(id)
-    .bind(failures_before)
-    .bind(failures)
-    .bind(locked_until)
+    .bind(max_failures)
     .bind(now_ms)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    row.map(|row| row.try_get("failed_logins")).transpose()
+}
+
+/// Locks a member until `until`; the count of failures starts again after it.
+pub async fn lock(conn: &mut AnyConnection, id: i64, until: i64, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(until)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Records a successful login: the failure count starts again.
@@ -117,6 +132,8 @@ pub struct StaffChange {
     /// Lifts a lock and clears the failure count.
     pub unlock: bool,
     pub password_hash: Option<String>,
+    /// Ends every session: tokens issued before this instant stop working.
+    pub end_sessions_at: Option<i64>,
 }
 
 /// Applies `change`; `false` when no such member.
@@ -125,7 +142,8 @@ pub async fn update(conn: &mut AnyConnection, id: i64, change: &StaffChange, now
         "UPDATE staff SET role = COALESCE($2, role), disabled = COALESCE($3, disabled), \
          failed_logins = CASE WHEN $4 = 1 THEN 0 ELSE failed_logins END, \
          locked_until = CASE WHEN $4 = 1 THEN NULL ELSE locked_until END, \
-         password_hash = COALESCE($5, password_hash), updated_at = $6 WHERE id = $1",
+         password_hash = COALESCE($5, password_hash), \
+         sessions_valid_after = COALESCE($7, sessions_valid_after), updated_at = $6 WHERE id = $1",
     )
     .bind(id)
     .bind(change.role.map(|r| r.as_str()))
@@ -133,6 +151,7 @@ pub async fn update(conn: &mut AnyConnection, id: i64, change: &StaffChange, now
     .bind(i64::from(change.unlock))
     .bind(change.password_hash.clone())
     .bind(now_ms)
+    .bind(change.end_sessions_at)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -120,22 +120,11 @@ pub fn valid_staff_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// When repeated failed logins lock an account, and for how long.
+/// When repeated failed logins lock an account (after `max_failures` in a row), and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
     pub max_failures: i64,
     pub lock_ms: i64,
-}
-
-/// A login's standing after one more failure: the new count of consecutive failures and, when it reaches the limit,
-/// the instant the lock ends (the count starts again after a lock).
-pub fn after_failed_login(failures_before: i64, now_ms: i64, policy: LockoutPolicy) -> (i64, Option<i64>) {
-    let failures = failures_before.saturating_add(1);
-    if failures >= policy.max_failures.max(1) {
-        (0, Some(now_ms.saturating_add(policy.lock_ms)))
-    } else {
-        (failures, None)
-    }
 }
 
 #[cfg(test)]
@@ -172,13 +161,5 @@ mod tests {
         assert!(!valid_staff_name("a"));
         assert!(!valid_staff_name("li na"));
         assert!(!valid_staff_name("李娜"));
-    }
-
-    #[test]
-    fn the_fifth_failure_locks_and_resets_the_count() {
-        let policy = LockoutPolicy { max_failures: 5, lock_ms: 900_000 };
-        assert_eq!(after_failed_login(0, 1_000, policy), (1, None));
-        assert_eq!(after_failed_login(3, 1_000, policy), (4, None));
-        assert_eq!(after_failed_login(4, 1_000, policy), (0, Some(901_000)));
     }
 }

@@ -60,6 +60,43 @@ pub fn verify_nothing(password: &str) {
     let _ = verify(password, dummy);
 }
 
+/// Hashings and verifications that may run at once: each takes 19 MiB and a core for a few tens of milliseconds, so
+/// a flood of logins waits here instead of exhausting memory (and taking the payment notifies down with it).
+const CONCURRENT_HASHES: usize = 4;
+/// How long an attempt waits for its turn before it is told to come back.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("too many password checks under way; try again in a moment")]
+pub struct Busy;
+
+/// Runs `work` on the blocking pool when a turn is free.
+async fn in_turn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+    let _turn = tokio::time::timeout(TURN_WAIT, TURNS.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| Busy)
+}
+
+/// [`hash`], taking its turn.
+pub async fn hash_in_turn(password: &str) -> Result<String, PasswordError> {
+    check_strength(password)?;
+    let password = password.to_owned();
+    in_turn(move || hash(&password)).await.map_err(|_| PasswordError::Hashing)?
+}
+
+/// [`verify`], taking its turn.
+pub async fn verify_in_turn(password: &str, stored: &str) -> Result<bool, Busy> {
+    let (password, stored) = (password.to_owned(), stored.to_owned());
+    in_turn(move || verify(&password, &stored)).await
+}
+
+/// [`verify_nothing`], taking its turn.
+pub async fn verify_nothing_in_turn(password: &str) -> Result<(), Busy> {
+    let password = password.to_owned();
+    in_turn(move || verify_nothing(&password)).await
+}
+
 /// A new random password: 20 characters from an alphabet without look-alikes (about 114 bits).
 pub fn generate() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";

@@ -5,7 +5,7 @@ use super::passwords::{self, PasswordError};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::staff::{self as repo, StaffChange, StaffMember};
 use crate::db::{ids::next_id, Database};
-use crate::domain::staff::{after_failed_login, valid_staff_name, LockoutPolicy, Role};
+use crate::domain::staff::{valid_staff_name, LockoutPolicy, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {
@@ -19,6 +19,8 @@ pub enum StaffError {
     LastAdmin,
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(transparent)]
+    Busy(#[from] passwords::Busy),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -26,9 +28,8 @@ pub enum StaffError {
 /// The Argon2id hash of `password`, or of a generated password (returned, to be shown once).
 pub async fn new_password_hash(password: Option<&str>) -> Result<(String, Option<String>), StaffError> {
     let generated = password.is_none().then(passwords::generate);
-    let password = password.or(generated.as_deref()).unwrap_or_default().to_owned();
-    let hash =
-        tokio::task::spawn_blocking(move || passwords::hash(&password)).await.map_err(|_| PasswordError::Hashing)??;
+    let password = password.or(generated.as_deref()).unwrap_or_default();
+    let hash = passwords::hash_in_turn(password).await?;
     Ok((hash, generated))
 }
 
@@ -88,53 +89,65 @@ pub enum LoginOutcome {
         member: Option<StaffMember>,
         why: &'static str,
     },
-    /// Locked until this instant (by this failure or an earlier one).
+    /// Locked until this instant (by this failure or an earlier one). Answered like a refusal too, so that a lock
+    /// does not tell which names exist.
     Locked {
         member: StaffMember,
         until: i64,
     },
 }
 
-/// Checks `name` and `password`, counting failures and locking the account after `policy.max_failures` of them.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error(transparent)]
+    Busy(#[from] passwords::Busy),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Checks `name` and `password`, locking the member after `policy.max_failures` failures in a row. The attempt is
+/// counted before the password is checked (and the count cleared by a success), so that concurrent guesses cannot
+/// all slip past the lock.
 pub async fn attempt_login(
     db: &Database,
     now_ms: i64,
     name: &str,
     password: &str,
     policy: LockoutPolicy,
-) -> Result<LoginOutcome, sqlx::Error> {
-    let owned = password.to_owned();
+) -> Result<LoginOutcome, LoginError> {
     let Some(member) = repo::find_by_name(db.pool(), name).await? else {
-        let _ = tokio::task::spawn_blocking(move || passwords::verify_nothing(&owned)).await;
+        passwords::verify_nothing_in_turn(password).await?;
         return Ok(LoginOutcome::Refused { member: None, why: "unknown_name" });
     };
-    if let Some(until) = member.locked_until.filter(|until| *until > now_ms) {
+    let mut conn = db.pool().acquire().await?;
+    let Some(failures) = repo::claim_attempt(&mut conn, member.id, policy.max_failures, now_ms).await? else {
+        // Locked, or as many attempts under way as may fail before the lock: this one waits for the lock to end.
+        let until = match member.locked_until.filter(|until| *until > now_ms) {
+            Some(until) => until,
+            None => {
+                let until = lock_end(now_ms, policy);
+                repo::lock(&mut conn, member.id, until, now_ms).await?;
+                until
+            }
+        };
         return Ok(LoginOutcome::Locked { member, until });
-    }
-    let stored = member.password_hash.clone();
-    let matches = tokio::task::spawn_blocking(move || passwords::verify(&owned, &stored)).await.unwrap_or(false);
+    };
+    let matches = passwords::verify_in_turn(password, &member.password_hash).await?;
     if member.disabled {
         return Ok(LoginOutcome::Refused { member: Some(member), why: "disabled" });
     }
-    let mut conn = db.pool().acquire().await?;
     if matches {
         repo::record_login(&mut conn, member.id, now_ms).await?;
         return Ok(LoginOutcome::Accepted(member));
     }
-    // Count the failure; concurrent failures each count (a lost race reads the count again).
-    let mut current = member.clone();
-    for _ in 0..8 {
-        let (failures, locked_until) = after_failed_login(current.failed_logins, now_ms, policy);
-        if repo::record_failure(&mut conn, current.id, current.failed_logins, failures, locked_until, now_ms).await? {
-            return Ok(match locked_until {
-                Some(until) => LoginOutcome::Locked { member: current, until },
-                None => LoginOutcome::Refused { member: Some(current), why: "wrong_password" },
-            });
-        }
-        match repo::find(db.pool(), member.id).await? {
-            Some(fresh) => current = fresh,
-            None => break,
-        }
+    if failures >= policy.max_failures {
+        let until = lock_end(now_ms, policy);
+        repo::lock(&mut conn, member.id, until, now_ms).await?;
+        return Ok(LoginOutcome::Locked { member, until });
     }
-    Ok(LoginOutcome::Refused { member: Some(current), why: "wrong_password" })
+    Ok(LoginOutcome::Refused { member: Some(member), why: "wrong_password" })
+}
+
+fn lock_end(now_ms: i64, policy: LockoutPolicy) -> i64 {
+    now_ms.saturating_add(policy.lock_ms)
 }

@@ -56,19 +56,30 @@ async fn wrong_passwords_and_unknown_names_are_refused_alike_and_audited() {
     assert!(failures.iter().any(|entry| entry.staff_name == "nobody"));
 }
 
+fn code_of(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or_default()
+}
+
 #[tokio::test]
 async fn five_failed_logins_lock_the_account_until_the_lock_ends_or_an_admin_lifts_it() {
     let app = spawn_app().await;
     app.add_staff("li.na", Role::Viewer).await;
-    for _ in 0..4 {
+    for _ in 0..5 {
         assert_eq!(app.staff_login("li.na", "not-the-password").await.status(), 401);
     }
-    let fifth = app.staff_login("li.na", "not-the-password").await;
-    assert_eq!(fifth.status(), 423);
-    let body: Value = fifth.json().await.unwrap();
-    assert_eq!(body["code"], "STAFF_LOCKED");
-    // Locked: even the right password does not open it.
-    assert_eq!(app.staff_login("li.na", STAFF_PASSWORD).await.status(), 423);
+    // Locked: even the right password does not open it, and the answer is the one of a wrong password (a lock does
+    // not tell which names exist).
+    let locked = app.staff_login("li.na", STAFF_PASSWORD).await;
+    assert_eq!(locked.status(), 401);
+    assert_eq!(code_of(&locked.json().await.unwrap()), "BAD_CREDENTIALS");
+    let whys: Vec<String> = app
+        .audit_entries("login")
+        .await
+        .iter()
+        .map(|e| e.detail.clone().unwrap_or_default())
+        .filter(|d| d.contains("\"locked\""))
+        .collect();
+    assert_eq!(whys.len(), 2, "the fifth failure locked, the sixth attempt met the lock: {whys:?}");
 
     app.clock.advance_ms(15 * 60 * 1000 + 1);
     assert_eq!(app.staff_login("li.na", STAFF_PASSWORD).await.status(), 200);
@@ -77,7 +88,7 @@ async fn five_failed_logins_lock_the_account_until_the_lock_ends_or_an_admin_lif
     for _ in 0..5 {
         app.staff_login("li.na", "not-the-password").await;
     }
-    assert_eq!(app.staff_login("li.na", STAFF_PASSWORD).await.status(), 423);
+    assert_eq!(app.staff_login("li.na", STAFF_PASSWORD).await.status(), 401);
     let admin = app.staff(Role::Admin).await;
     let (status, answer) = app
         .staff_call(
@@ -90,6 +101,62 @@ async fn five_failed_logins_lock_the_account_until_the_lock_ends_or_an_admin_lif
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["staff"]["locked_until"], Value::Null);
     assert_eq!(app.staff_login("li.na", STAFF_PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_slip_past_the_lock() {
+    let app = spawn_app().await;
+    app.add_staff("li.na", Role::Viewer).await;
+    let guesses = (0..20).map(|n| app.staff_login("li.na", if n == 19 { STAFF_PASSWORD } else { "not-the-password" }));
+    let answers = futures_util::future::join_all(guesses).await;
+    assert!(answers.iter().filter(|r| r.status() == 200).count() <= 1);
+    let checked = app
+        .audit_entries("login")
+        .await
+        .iter()
+        .filter(|e| e.detail.as_deref().is_some_and(|d| !d.contains("\"locked\"")))
+        .count();
+    assert!(checked <= 5, "at most 5 passwords were checked before the lock, not {checked}");
+    assert_eq!(app.staff_login("li.na", STAFF_PASSWORD).await.status(), 401, "locked now");
+}
+
+#[tokio::test]
+async fn one_address_cannot_guess_across_many_names() {
+    let app = spawn_app().await;
+    for n in 0..30 {
+        assert_eq!(app.staff_login(&format!("name{n}"), "not-the-password").await.status(), 401);
+    }
+    let response = app.staff_login("name30", "not-the-password").await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().get("retry-after").is_some());
+    assert_eq!(code_of(&response.json().await.unwrap()), "TOO_MANY_LOGINS");
+}
+
+#[tokio::test]
+async fn logging_out_or_a_new_password_ends_the_sessions() {
+    let app = spawn_app().await;
+    let viewer = app.staff(Role::Viewer).await;
+    // Sessions end to the second: tokens of the second before the logout are over.
+    app.clock.advance_ms(1000);
+    let (status, _) = app.staff_call(&viewer, Method::POST, "/staff/v1/logout", None).await;
+    assert_eq!(status, 204);
+    let (status, body) = app.staff_get(&viewer, "/staff/v1/me").await;
+    assert_eq!((status, code_of(&body)), (401, "SESSION_ENDED"), "the token is over, not only the cookie");
+
+    let response = app.staff_login("viewer", STAFF_PASSWORD).await;
+    let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let again = crate::staff_support::StaffSession { name: "viewer".into(), token };
+    assert_eq!(app.staff_get(&again, "/staff/v1/me").await.0, 200, "a new login works at once");
+    app.clock.advance_ms(1000);
+    let admin = app.staff(Role::Admin).await;
+    let reset = json!({ "reset_password": true, "reason": "密码可能泄露" });
+    let (status, answer) = app.staff_call(&admin, Method::PATCH, "/staff/v1/staff/viewer", Some(&reset)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, body) = app.staff_get(&again, "/staff/v1/me").await;
+    assert_eq!((status, code_of(&body)), (401, "SESSION_ENDED"));
+    assert_eq!(app.staff_login("viewer", STAFF_PASSWORD).await.status(), 401, "the old password is gone");
+    let new_password = answer["password"].as_str().unwrap();
+    assert_eq!(app.staff_login("viewer", new_password).await.status(), 200);
 }
 
 #[tokio::test]
@@ -242,6 +309,9 @@ async fn the_last_admin_cannot_be_demoted() {
     let patch = json!({ "role": "viewer", "reason": "试试降级" });
     let (status, body) = app.staff_call(&admin, Method::PATCH, "/staff/v1/staff/admin", Some(&patch)).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("LAST_ADMIN")));
+    let refusals = app.audit_entries("change_staff").await;
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].outcome, "failed", "a refused change is audited too");
     let (status, _) = app.staff_get(&admin, "/staff/v1/me").await;
     assert_eq!(status, 200);
 }

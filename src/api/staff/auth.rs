@@ -188,6 +188,10 @@ async fn authenticate(req: &HttpRequest) -> Result<StaffAuth, ApiError> {
     if member.disabled {
         return Err(ApiError::unauthorized("STAFF_DISABLED", "this staff account is disabled"));
     }
+    // Tokens from before a logout or a password reset (to the second) are over.
+    if member.sessions_valid_after.is_some_and(|after| claims.iat < after.div_euclid(1000)) {
+        return Err(ApiError::unauthorized("SESSION_ENDED", "this staff session has ended; log in again"));
+    }
     Ok(StaffAuth {
         id: member.id,
         name: member.name,

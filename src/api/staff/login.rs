@@ -4,14 +4,15 @@
 
 use super::auth::{Origin, StaffAuth, COOKIE, COOKIE_PATH};
 use crate::db::audit::{self, AuditEntry, OUTCOME_FAILED, OUTCOME_OK};
-use crate::domain::calendar;
+use crate::db::staff::StaffChange;
 use crate::domain::staff::LockoutPolicy;
 use crate::error::ApiError;
-use crate::sessions::staff_accounts::{attempt_login, LoginOutcome};
+use crate::sessions::staff_accounts::{attempt_login, LoginError, LoginOutcome};
 use crate::state::AppState;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use utoipa::ToSchema;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -52,8 +53,8 @@ const MAX_NAME_CHARS: usize = 64;
 
 /// Logs a member of staff in.
 #[utoipa::path(post, path = "/staff/v1/login", tag = "staff", request_body = LoginRequest,
-    responses((status = 200, body = LoginAnswer), (status = 401, description = "BAD_CREDENTIALS"),
-        (status = 423, description = "STAFF_LOCKED: too many failed logins")))]
+    responses((status = 200, body = LoginAnswer), (status = 401, description = "BAD_CREDENTIALS (also while locked after failed logins)"),
+        (status = 429, description = "TOO_MANY_LOGINS from this address"), (status = 503, description = "LOGIN_BUSY")))]
 #[post("/login")]
 pub async fn login(
     state: web::Data<AppState>,
@@ -68,7 +69,34 @@ pub async fn login(
         max_failures: settings.max_failed_logins,
         lock_ms: i64::try_from(settings.lockout_secs).unwrap_or(i64::MAX / 2).saturating_mul(1000),
     };
-    let outcome = attempt_login(&state.db, now, &name, &body.password, policy).await.map_err(ApiError::internal)?;
+    if let Some(wait) = count_attempt_from(&state, &origin).await? {
+        let entry = AuditEntry {
+            staff_id: None,
+            staff_name: name.clone(),
+            action: "login".into(),
+            record_kind: "staff".into(),
+            record_id: name.clone(),
+            reason: None,
+            outcome: OUTCOME_FAILED.into(),
+            ip: origin.ip.clone(),
+            user_agent: origin.user_agent.clone(),
+            detail: Some(serde_json::json!({ "why": "too_many_from_address" })),
+        };
+        let mut conn = state.db.pool().acquire().await.map_err(ApiError::internal)?;
+        audit::append(&mut conn, &entry, now).await.map_err(ApiError::internal)?;
+        return Err(ApiError::too_many_requests(
+            "TOO_MANY_LOGINS",
+            "too many logins from this address; wait a few minutes",
+            wait.as_secs(),
+        ));
+    }
+    let outcome = match attempt_login(&state.db, now, &name, &body.password, policy).await {
+        Ok(outcome) => outcome,
+        Err(LoginError::Busy(_)) => {
+            return Err(ApiError::unavailable("LOGIN_BUSY", "too many logins at once; try again in a moment"))
+        }
+        Err(LoginError::Database(e)) => return Err(ApiError::internal(e)),
+    };
     let entry = |staff_id: Option<i64>, outcome: &str, detail: serde_json::Value| AuditEntry {
         staff_id,
         staff_name: name.clone(),
@@ -91,6 +119,7 @@ pub async fn login(
             audit::append(&mut conn, &entry(Some(member.id), OUTCOME_OK, detail), now)
                 .await
                 .map_err(ApiError::internal)?;
+            uncount_attempt_from(&state, &origin).await?;
             let secure = if settings.secure_cookie(state.mode) { "; Secure" } else { "" };
             let cookie =
                 format!("{COOKIE}={token}; Path={COOKIE_PATH}; Max-Age={ttl}; HttpOnly; SameSite=Strict{secure}");
@@ -105,30 +134,63 @@ pub async fn login(
             audit::append(&mut conn, &entry(member.map(|m| m.id), OUTCOME_FAILED, detail), now)
                 .await
                 .map_err(ApiError::internal)?;
-            Err(ApiError::unauthorized("BAD_CREDENTIALS", "the name or the password is wrong"))
+            Err(bad_credentials())
         }
         LoginOutcome::Locked { member, until } => {
             let detail = serde_json::json!({ "why": "locked", "locked_until": until });
             audit::append(&mut conn, &entry(Some(member.id), OUTCOME_FAILED, detail), now)
                 .await
                 .map_err(ApiError::internal)?;
-            let at = calendar::beijing_datetime(until)
-                .map(|at| at.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_else(|| "later".into());
-            Err(ApiError::new(
-                StatusCode::LOCKED,
-                "STAFF_LOCKED",
-                format!("too many failed logins: this account is locked until {at} (Beijing time), or until an admin unlocks it"),
-            ))
+            Err(bad_credentials())
         }
     }
+}
+
+/// The one answer to every refused login, so that it does not tell which names exist or are locked.
+fn bad_credentials() -> ApiError {
+    ApiError::unauthorized(
+        "BAD_CREDENTIALS",
+        "the name or the password is wrong (after 5 failed logins in a row an account is locked for a while; an admin \
+         can unlock it)",
+    )
+}
+
+/// Logins counted per address, whatever the name: a guesser moving from name to name meets this limit.
+const ATTEMPTS_PER_ADDRESS: i64 = 30;
+const ADDRESS_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+fn address_key(origin: &Origin) -> String {
+    format!("staff-login:{}", origin.ip)
+}
+
+/// Counts this attempt from its address before the password is looked at; answers how long to wait when over the
+/// limit. A successful login takes its count back.
+async fn count_attempt_from(state: &AppState, origin: &Origin) -> Result<Option<Duration>, ApiError> {
+    let count = state.cache.incr_window(&address_key(origin), ADDRESS_WINDOW).await.map_err(cache_error)?;
+    Ok((count.count > ATTEMPTS_PER_ADDRESS).then_some(count.resets_in))
+}
+
+async fn uncount_attempt_from(state: &AppState, origin: &Origin) -> Result<(), ApiError> {
+    state.cache.add_to_window(&address_key(origin), -1, ADDRESS_WINDOW).await.map_err(cache_error)?;
+    Ok(())
+}
+
+fn cache_error(error: crate::cache::CacheError) -> ApiError {
+    tracing::warn!(%error, "the cache does not answer: staff logins are refused meanwhile");
+    ApiError::unavailable("CACHE_UNAVAILABLE", "logins are not possible for a moment; try again")
 }
 
 /// Ends the console session: the cookie is cleared.
 #[utoipa::path(post, path = "/staff/v1/logout", tag = "staff", responses((status = 204)))]
 #[post("/logout")]
 pub async fn logout(state: web::Data<AppState>, staff: StaffAuth) -> Result<HttpResponse, ApiError> {
-    staff.record(&state, &staff.entry("logout", "staff", &staff.name)).await?;
+    // Every token of this member stops working, not only the cookie's: a copy elsewhere is no use either.
+    let entry = staff.entry("logout", "staff", &staff.name);
+    let change = StaffChange { end_sessions_at: Some(state.now_ms()), ..StaffChange::default() };
+    let mut tx = state.db.begin_write().await.map_err(ApiError::internal)?;
+    crate::db::staff::update(&mut tx, staff.id, &change, state.now_ms()).await.map_err(ApiError::internal)?;
+    audit::append(&mut tx, &entry, state.now_ms()).await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(ApiError::internal)?;
     let secure = if state.settings.staff.secure_cookie(state.mode) { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict{secure}");
     Ok(HttpResponse::NoContent().insert_header((header::SET_COOKIE, cookie)).finish())

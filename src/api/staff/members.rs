@@ -2,6 +2,7 @@
 //! a password answers a generated password once; it is never stored but as its Argon2id hash.
 
 use super::auth::StaffAuth;
+use crate::db::audit::{AuditEntry, OUTCOME_FAILED};
 use crate::db::staff::{self as repo, StaffChange, StaffMember};
 use crate::domain::staff::{Permission, Reason, Role};
 use crate::error::ApiError;
@@ -82,7 +83,18 @@ fn staff_error(error: StaffError) -> ApiError {
         StaffError::Unknown(_) => ApiError::not_found(error.to_string()),
         StaffError::LastAdmin => ApiError::conflict("LAST_ADMIN", error.to_string()),
         StaffError::Password(e) => ApiError::bad_request("INVALID_PASSWORD", e.to_string()),
+        StaffError::Busy(e) => ApiError::unavailable("BUSY", e.to_string()),
         StaffError::Database(e) => ApiError::internal(e),
+    }
+}
+
+/// A refused change is audited too (outcome `failed`, with the refusal's code), then answered.
+async fn refused(state: &AppState, staff: &StaffAuth, entry: AuditEntry, error: StaffError) -> ApiError {
+    let answer = staff_error(error);
+    let entry = entry.outcome(OUTCOME_FAILED).detail(serde_json::json!({ "error": answer.code() }));
+    match staff.record(state, &entry).await {
+        Ok(()) => answer,
+        Err(audit_failure) => audit_failure,
     }
 }
 
@@ -123,8 +135,10 @@ pub async fn add(
         .entry("add_staff", "staff", name)
         .reason(reason.as_str())
         .detail(serde_json::json!({ "role": role.as_str() }));
-    let (member, password) =
-        add_staff(&state.db, state.now_ms(), name, role, None, &entry).await.map_err(staff_error)?;
+    let (member, password) = match add_staff(&state.db, state.now_ms(), name, role, None, &entry).await {
+        Ok(added) => added,
+        Err(error) => return Err(refused(&state, &staff, entry, error).await),
+    };
     Ok(HttpResponse::Created().json(StaffAnswer { staff: StaffView::of(&member, state.now_ms()), password }))
 }
 
@@ -147,7 +161,9 @@ pub async fn change(
         false => (None, None),
     };
     let unlock = body.unlock || body.reset_password;
-    let change = StaffChange { role, disabled: body.disabled, unlock, password_hash };
+    // A new password or a disabling ends the member's sessions at once.
+    let end_sessions_at = (body.reset_password || body.disabled == Some(true)).then_some(now);
+    let change = StaffChange { role, disabled: body.disabled, unlock, password_hash, end_sessions_at };
     let detail = serde_json::json!({
         "role": role.map(|r| r.as_str()),
         "disabled": body.disabled,
@@ -155,6 +171,9 @@ pub async fn change(
         "reset_password": body.reset_password,
     });
     let entry = staff.entry("change_staff", "staff", &name).reason(reason.as_str()).detail(detail);
-    let member = change_staff(&state.db, now, &name, &change, &entry).await.map_err(staff_error)?;
+    let member = match change_staff(&state.db, now, &name, &change, &entry).await {
+        Ok(member) => member,
+        Err(error) => return Err(refused(&state, &staff, entry, error).await),
+    };
     Ok(HttpResponse::Ok().json(StaffAnswer { staff: StaffView::of(&member, now), password }))
 }
