@@ -254,6 +254,10 @@ pub async fn refund_bills(conn: &mut AnyConnection, refund_id: i64) -> Result<Ve
 
 /// A succeeded refund makes its bills owe again what it took back of their principal (never below nothing paid);
 /// each bill's status follows from its new amount paid. The late fee was never part of a bill's amount paid.
+///
+/// The bills are locked and updated in ascending `bill_id` order, whatever order `bills` comes in (latest period
+/// first, from [`refund_bills`]): the settlement locks bills by `bill_id` ascending too (`bills_of_order`), so a
+/// refund succeeding while the same bills are being settled waits for it instead of deadlocking on PostgreSQL.
 pub async fn take_back_from_bills(
     conn: &mut AnyConnection,
     bills: &[BillTakeBack],
@@ -261,7 +265,9 @@ pub async fn take_back_from_bills(
 ) -> Result<(), sqlx::Error> {
     // NO KEY UPDATE, as the settlement locks bills: the bills' keys do not change.
     let lock = if for_update(conn).is_empty() { "" } else { " FOR NO KEY UPDATE" };
-    for bill in bills.iter().filter(|bill| bill.principal.value() > 0) {
+    let mut in_lock_order: Vec<&BillTakeBack> = bills.iter().filter(|bill| bill.principal.value() > 0).collect();
+    in_lock_order.sort_by_key(|bill| bill.bill_id);
+    for bill in in_lock_order {
         let sql = format!("SELECT total_fen, paid_fen FROM bills WHERE id = $1{lock}");
         let Some(row) = sqlx::query(&sql).bind(bill.bill_id).fetch_optional(&mut *conn).await? else {
             continue;

@@ -1,7 +1,11 @@
 //! Refunds, asked of the platform by a durable job: the refund row is written first (in the transaction that
 //! decided it), and the job sends it with its `out_refund_no` as the idempotency key, so a retry after a lost answer
 //! never refunds twice. WeChat Pay answers "processing" and tells the end by a refund notification (or the job's
-//! next query); Alipay answers synchronously.
+//! next query); Alipay answers synchronously, and an answer without `fund_change` Y is confirmed by its refund query.
+//!
+//! Only an explicit refusal by the platform (or a refund it reports closed) fails a refund: an answer we cannot
+//! verify or read is asked again under the same number, the refund staying reserved (see [`process`]). A success
+//! reported for a refund already failed changes nothing but is reported to staff as an incident.
 //!
 //! A refund ends once (a conditional state change inside a transaction): a staff refund that succeeds makes its bills
 //! owe again what it took back, shrinks the payment's credit by its surplus part and queues its `payment.refunded`
@@ -9,19 +13,19 @@
 //! that fails keeps the money as a credit on the account.
 
 use super::channel::{Channel, ChannelError};
-use crate::db::ids::next_id;
+use super::refund_outcomes::{fail_refund, record_unconfirmed, refund_succeeded};
+use super::refund_refusals::{alipay_refused, wechat_refused};
 use crate::db::orders;
 use crate::db::payments as repo;
 use crate::db::refunds::{
     self as refund_repo, RefundRecord, STATE_FAILED, STATE_PENDING, STATE_PROCESSING, STATE_SUCCEEDED,
 };
-use crate::domain::refund::{refund_event_id, RefundEvent, RefundKind, PAYMENT_REFUNDED};
+use crate::domain::refund::RefundKind;
 use crate::domain::user::Platform;
 use crate::jobs::queue::{self, ClaimedJob, NewJob};
-use crate::jobs::writeback::WRITEBACK_QUEUE;
 use crate::jobs::{run_worker, Backoff, JobError, WorkerOptions, WorkerReport};
-use crate::platform::alipay::TradeRefund;
-use crate::platform::wechatpay::{RefundRequest, RefundStatus};
+use crate::platform::alipay::{RefundQueryAnswer, TradeRefund};
+use crate::platform::wechatpay::{RefundAnswer as WechatRefundAnswer, RefundRequest, RefundStatus};
 use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
@@ -91,9 +95,29 @@ pub async fn run(state: AppState, shutdown: tokio::sync::watch::Receiver<bool>) 
 }
 
 /// Sends one refund, or follows it up.
+///
+/// Only an explicit business refusal by the platform ([`wechat_refused`], [`alipay_refused`]) or a refund the platform
+/// reports closed marks it failed (and releases its amount). An answer we cannot verify or read (a bad or stale
+/// signature, a platform key we do not hold yet after a rotation, an unexpected body) may hide a refund the platform
+/// made: it is retried, with the same `out_refund_no` (`out_request_no` on Alipay), which the platforms treat as the
+/// same refund, and the refund stays reserved. A refund still not confirmed when the job's last attempt fails (after
+/// about a day) is left pending or processing, never failed: the job fails in the jobs table and staff get a
+/// `refund_unconfirmed` incident, recorded by that last attempt (see [`record_unconfirmed`]).
 pub async fn process(state: &AppState, job: ClaimedJob) -> Result<(), JobError> {
     let payload: RefundJob = job.payload_as().map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
     let refund_id: i64 = payload.refund_id.parse().map_err(|_| JobError::Permanent("bad refund id".into()))?;
+    let result = follow_up(state, refund_id).await;
+    if let Err(JobError::Retry(error)) = &result {
+        if job.is_last_attempt() {
+            if let Err(recording) = record_unconfirmed(state, refund_id, job.attempts, error).await {
+                tracing::error!(refund_id, %recording, "recording an unconfirmed refund's incident failed");
+            }
+        }
+    }
+    result
+}
+
+async fn follow_up(state: &AppState, refund_id: i64) -> Result<(), JobError> {
     let db_error = |e: sqlx::Error| JobError::Retry(format!("database: {e}"));
     let refund = refund_repo::find_refund(state.db.pool(), refund_id).await.map_err(db_error)?;
     let refund = refund.ok_or_else(|| JobError::Permanent("no such refund".into()))?;
@@ -105,6 +129,7 @@ pub async fn process(state: &AppState, job: ClaimedJob) -> Result<(), JobError> 
     let order = orders::find_by_id(state.db.pool(), payment.order_id).await.map_err(db_error)?;
     let order = order.ok_or_else(|| JobError::Permanent("the refund's order is gone".into()))?;
     let channel = Channel::for_platform(state, payment.platform).map_err(|e| JobError::Retry(e.to_string()))?;
+    let sent = refund.state.as_str() == STATE_PROCESSING;
     let outcome = match &channel {
         Channel::Wechat(client) => {
             let request = RefundRequest {
@@ -116,21 +141,42 @@ pub async fn process(state: &AppState, job: ClaimedJob) -> Result<(), JobError> 
             };
             // A refund already sent is followed up by a query; the first attempt (or a lost answer) sends it again,
             // which the out_refund_no makes harmless.
-            let answer = match refund.state.as_str() {
-                STATE_PROCESSING => client.query_refund(&refund.out_refund_no).await,
-                _ => client.refund(&request).await.map(Some),
+            let answer = if sent {
+                client.query_refund(&refund.out_refund_no).await
+            } else {
+                client.refund(&request).await.map(Some)
             };
-            match answer.map_err(ChannelError::from) {
-                Ok(Some(answer)) => match answer.status {
-                    RefundStatus::Success => Step::Succeeded(answer.refund_id),
-                    RefundStatus::Processing | RefundStatus::Unknown => Step::Processing(answer.refund_id),
-                    RefundStatus::Closed | RefundStatus::Abnormal => {
-                        Step::Failed(format!("WeChat Pay reports the refund {:?}", answer.status))
-                    }
-                },
+            match answer {
+                Ok(Some(answer)) => wechat_step(answer),
                 Ok(None) => Step::Resend,
-                Err(ChannelError::Refused(detail)) => Step::Failed(detail),
-                Err(error) => return Err(JobError::Retry(error.to_string())),
+                // A refusal of the refund itself (a query's errors say nothing of the refund) is believed once
+                // WeChat Pay also says it has no refund under this number: a repeat of a refund it made, whose
+                // parameters differ from the first attempt's (e.g. the notify URL changed since), is refused too.
+                Err(error) if !sent && wechat_refused(&error) => {
+                    let refusal = ChannelError::from(error).to_string();
+                    match client.query_refund(&refund.out_refund_no).await {
+                        Ok(None) => Step::Failed(refusal),
+                        Ok(Some(answer)) => wechat_step(answer),
+                        Err(error) => Step::Unconfirmed(format!("{refusal}; then {}", ChannelError::from(error))),
+                    }
+                }
+                Err(error) if error.is_transient() => {
+                    return Err(JobError::Retry(ChannelError::from(error).to_string()))
+                }
+                Err(error) => Step::Unconfirmed(ChannelError::from(error).to_string()),
+            }
+        }
+        Channel::Alipay(client) if sent => {
+            // `alipay.trade.refund` answered without `fund_change` Y: `alipay.trade.fastpay.refund.query` says
+            // whether the refund was done (`refund_status` REFUND_SUCCESS); if not, it is sent again with the same
+            // `out_request_no` and amount, as Alipay asks.
+            match client.trade_refund_query(&order.order_no, &refund.out_refund_no).await {
+                Ok(answer) if answer.succeeded => alipay_done(answer, &refund),
+                Ok(_) => Step::Resend,
+                Err(error) if error.is_transient() => {
+                    return Err(JobError::Retry(ChannelError::from(error).to_string()))
+                }
+                Err(error) => Step::Unconfirmed(ChannelError::from(error).to_string()),
             }
         }
         Channel::Alipay(client) => {
@@ -140,14 +186,54 @@ pub async fn process(state: &AppState, job: ClaimedJob) -> Result<(), JobError> 
                 out_request_no: &refund.out_refund_no,
                 reason: payer_reason(&refund),
             };
-            match client.trade_refund(&request).await.map_err(ChannelError::from) {
-                Ok(answer) => Step::Succeeded(answer.trade_no),
-                Err(ChannelError::Refused(detail)) => Step::Failed(detail),
-                Err(error) => return Err(JobError::Retry(error.to_string())),
+            match client.trade_refund(&request).await {
+                Ok(answer) if answer.fund_change => Step::Succeeded(answer.trade_no),
+                // `fund_change` N does not prove the refund: a repeat of one already done, or one Alipay has not
+                // confirmed. The next attempt asks `alipay.trade.fastpay.refund.query`.
+                Ok(answer) => Step::Processing(answer.trade_no),
+                // Believed once the refund query also finds no refund under this number (as for WeChat Pay).
+                Err(error) if alipay_refused(&error) => {
+                    let refusal = ChannelError::from(error).to_string();
+                    match client.trade_refund_query(&order.order_no, &refund.out_refund_no).await {
+                        Ok(answer) if answer.succeeded => alipay_done(answer, &refund),
+                        Ok(_) => Step::Failed(refusal),
+                        // No such trade: no refund of it either.
+                        Err(error) if alipay_refused(&error) => Step::Failed(refusal),
+                        Err(error) => Step::Unconfirmed(format!("{refusal}; then {}", ChannelError::from(error))),
+                    }
+                }
+                Err(error) if error.is_transient() => {
+                    return Err(JobError::Retry(ChannelError::from(error).to_string()))
+                }
+                Err(error) => Step::Unconfirmed(ChannelError::from(error).to_string()),
             }
         }
     };
     apply_step(state, &refund, payment.platform, outcome).await
+}
+
+/// What a verified WeChat Pay refund answer (of the request or the query) means for the refund.
+fn wechat_step(answer: WechatRefundAnswer) -> Step {
+    match answer.status {
+        RefundStatus::Success => Step::Succeeded(answer.refund_id),
+        RefundStatus::Processing | RefundStatus::Unknown => Step::Processing(answer.refund_id),
+        RefundStatus::Closed | RefundStatus::Abnormal => {
+            Step::Failed(format!("WeChat Pay reports the refund {:?}", answer.status))
+        }
+    }
+}
+
+/// An Alipay refund query that found the refund done (`REFUND_SUCCESS`): succeeded, unless it was for another
+/// amount than ours (then not trusted, asked again).
+fn alipay_done(answer: RefundQueryAnswer, refund: &RefundRecord) -> Step {
+    match answer.refund_fen {
+        Some(fen) if fen != refund.amount.value() => Step::Unconfirmed(format!(
+            "Alipay reports refund {} of {fen} fen, not {} fen",
+            refund.out_refund_no,
+            refund.amount.value()
+        )),
+        _ => Step::Succeeded(answer.trade_no.or_else(|| refund.platform_refund_id.clone()).unwrap_or_default()),
+    }
 }
 
 enum Step {
@@ -155,7 +241,10 @@ enum Step {
     Processing(String),
     /// The platform does not know the refund we thought was sent: send it again.
     Resend,
+    /// The platform refused the refund: nothing was refunded.
     Failed(String),
+    /// An answer we cannot verify or read: the platform may have refunded. Asked again later, never failed.
+    Unconfirmed(String),
 }
 
 async fn apply_step(state: &AppState, refund: &RefundRecord, platform: Platform, step: Step) -> Result<(), JobError> {
@@ -183,163 +272,15 @@ async fn apply_step(state: &AppState, refund: &RefundRecord, platform: Platform,
             fail_refund(state, refund, platform, None, &detail).await.map_err(db_error)?;
             Err(JobError::Permanent(detail))
         }
-    }
-}
-
-/// The platform confirmed the refund: in one transaction, and only if it was not final yet, it is marked succeeded
-/// and, for a staff refund, taken off the bills and the credit and queued for the write-back. False when it was
-/// final already (a replayed notify, a late answer): nothing changes.
-pub async fn refund_succeeded(
-    state: &AppState,
-    refund: &RefundRecord,
-    platform_refund_id: &str,
-) -> Result<bool, RefundError> {
-    // Read before the write transaction: its connection is the only one it may use.
-    let (payment, order) = match refund.kind {
-        RefundKind::Staff => {
-            let payment = repo::find_payment(state.db.pool(), refund.payment_id).await?;
-            let order = match &payment {
-                Some(payment) => orders::find_by_id(state.db.pool(), payment.order_id).await?,
-                None => None,
-            };
-            (payment, order)
-        }
-        RefundKind::Surplus => (None, None),
-    };
-    let now = state.now_ms();
-    let mut tx = state.db.begin_write().await?;
-    if !refund_repo::update_refund(&mut tx, refund.id, STATE_SUCCEEDED, Some(platform_refund_id), None, now).await? {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    if refund.kind == RefundKind::Staff {
-        let bills = refund_repo::refund_bills(&mut tx, refund.id).await?;
-        refund_repo::take_back_from_bills(&mut tx, &bills, now).await?;
-        if refund.from_surplus.value() > 0 {
-            repo::reduce_credit(&mut tx, refund.payment_id, refund.from_surplus, now).await?;
-        }
-        if let (Some(payment), Some(order)) = (payment, order) {
-            let event = RefundEvent {
-                event_id: refund_event_id(refund.id),
-                event_type: PAYMENT_REFUNDED.into(),
-                account_no: order.account_no.clone(),
-                order_no: order.order_no.clone(),
-                platform: payment.platform.as_str().into(),
-                transaction_id: payment.transaction_id.clone(),
-                out_refund_no: refund.out_refund_no.clone(),
-                platform_refund_id: Some(platform_refund_id.to_owned()).filter(|id| !id.is_empty()),
-                amount_fen: refund.amount.value(),
-                refunded_at_ms: now,
-                bills: bills.iter().map(|bill| bill.as_paid_bill()).collect(),
-                from_surplus_fen: refund.from_surplus.value(),
-                reason: refund.reason.clone(),
-            };
-            let job = NewJob::json(WRITEBACK_QUEUE, &event, now)?
-                .dedupe_key(event.event_id.clone())
-                .max_attempts(state.settings.writeback.max_attempts);
-            queue::enqueue(&mut tx, &job, now).await?;
+        Step::Unconfirmed(detail) => {
+            // The state stays (pending or processing): only the reason is kept, for staff.
+            let detail = crate::jobs::queue::truncate_error(&format!("unconfirmed, asking again: {detail}"));
+            let mut conn = state.db.pool().acquire().await.map_err(db_error)?;
+            refund_repo::update_refund(&mut conn, refund.id, &refund.state, None, Some(&detail), now)
+                .await
+                .map_err(db_error)?;
+            tracing::warn!(out_refund_no = %refund.out_refund_no, %detail, "refund answer not trusted; retrying");
+            Err(JobError::Retry(detail))
         }
     }
-    tx.commit().await?;
-    tracing::info!(out_refund_no = %refund.out_refund_no, kind = refund.kind.as_str(), "refund succeeded");
-    Ok(true)
-}
-
-/// A refund that ended without the money going back: in one transaction it is marked failed and staff get an
-/// incident. The money of a surplus refund is kept as a credit on the account (never lost); that of a staff refund
-/// never left the payment, which still stands on its bills (and its credit). False when it was final already.
-async fn fail_refund(
-    state: &AppState,
-    refund: &RefundRecord,
-    platform: Platform,
-    platform_refund_id: Option<&str>,
-    detail: &str,
-) -> Result<bool, sqlx::Error> {
-    let now = state.now_ms();
-    let order = match refund.kind {
-        RefundKind::Surplus => match repo::find_payment(state.db.pool(), refund.payment_id).await? {
-            Some(payment) => orders::find_by_id(state.db.pool(), payment.order_id).await?,
-            None => None,
-        },
-        RefundKind::Staff => None,
-    };
-    let mut tx = state.db.begin_write().await?;
-    if !refund_repo::update_refund(&mut tx, refund.id, STATE_FAILED, platform_refund_id, Some(detail), now).await? {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    if let Some(order) = &order {
-        repo::insert_credit(&mut tx, next_id(now), &order.account_no, refund.payment_id, refund.amount, now).await?;
-    }
-    let incident = serde_json::json!({
-        "refund_id": refund.id.to_string(),
-        "kind": refund.kind.as_str(),
-        "amount_fen": refund.amount.value(),
-        "error": detail,
-        "kept_as_credit": order.is_some(),
-    })
-    .to_string();
-    let kind = repo::INCIDENT_REFUND_FAILED;
-    repo::record_incident(&mut tx, next_id(now), kind, platform, &refund.out_refund_no, &incident, now).await?;
-    tx.commit().await?;
-    tracing::warn!(out_refund_no = %refund.out_refund_no, kind = refund.kind.as_str(), "refund failed");
-    Ok(true)
-}
-
-/// What a refund notification did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundNotified {
-    /// No refund of ours has this number.
-    Unknown,
-    /// The refund succeeded now.
-    Succeeded,
-    /// The refund failed now.
-    Failed,
-    /// The refund had ended already: nothing changes.
-    AlreadyEnded,
-    /// Not an end yet.
-    Processing,
-}
-
-impl RefundNotified {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundNotified::Unknown => "unknown_refund",
-            RefundNotified::Succeeded => "refund_succeeded",
-            RefundNotified::Failed => "refund_failed",
-            RefundNotified::AlreadyEnded => "already_ended",
-            RefundNotified::Processing => "processing",
-        }
-    }
-}
-
-/// A refund notification (verified) tells how a refund ended.
-pub async fn refund_notified(
-    state: &AppState,
-    out_refund_no: &str,
-    status: RefundStatus,
-    refund_id: &str,
-) -> Result<RefundNotified, RefundError> {
-    let Some(refund) = refund_repo::find_refund_by_no(state.db.pool(), out_refund_no).await? else {
-        return Ok(RefundNotified::Unknown);
-    };
-    let ended = match status {
-        RefundStatus::Success => {
-            if refund_succeeded(state, &refund, refund_id).await? {
-                RefundNotified::Succeeded
-            } else {
-                RefundNotified::AlreadyEnded
-            }
-        }
-        RefundStatus::Closed | RefundStatus::Abnormal => {
-            let error = format!("WeChat Pay notified the refund {status:?}");
-            if fail_refund(state, &refund, Platform::Wechat, Some(refund_id), &error).await? {
-                RefundNotified::Failed
-            } else {
-                RefundNotified::AlreadyEnded
-            }
-        }
-        RefundStatus::Processing | RefundStatus::Unknown => RefundNotified::Processing,
-    };
-    Ok(ended)
 }

@@ -10,8 +10,11 @@ use ebill::domain::staff::Role;
 use ebill::jobs::queue;
 use ebill::jobs::JobError;
 use ebill::payments::refunds::{self, REFUND_QUEUE};
+use ebill::platform::alipay::{AlipayClient, TradeRefund};
+use ebill::platform::crypto::rsa_keys::RsaVerifyingKey;
 use ebill::platform::wechatpay::{
-    resource_nonce, sign_notification, signature_nonce, NotificationToSend, PlatformSigner, SignedNotification,
+    resource_nonce, sign_notification, signature_nonce, NotificationToSend, PlatformKeys, PlatformSigner,
+    RefundRequest, SignedNotification, WechatPayClient,
 };
 use ebill::sandbox::keys::{SANDBOX_WECHATPAY_MCHID, SANDBOX_WECHATPAY_PUBLIC_KEY_ID};
 use serde_json::{json, Value};
@@ -567,4 +570,285 @@ async fn bad_refund_requests_are_refused_clearly() {
     assert_eq!((status, answer["code"].as_str()), (409, Some("NOT_PAID")));
     assert_eq!(count_where(&app, "refunds", "1 = 1").await, 0, "nothing is half-written");
     assert_eq!(count_where(&app, "jobs", "queue = 'refund'").await, 0);
+}
+
+/// The application's state with WeChat Pay's keys replaced by `keys` when given (what we hold when an answer does
+/// not verify), and refund notifications sent where they are lost (so that only the refund job learns how the refund
+/// ended).
+fn with_wechat_platform_keys(app: &TestApp, keys: Option<PlatformKeys>) -> ebill::state::AppState {
+    let mut state = app.state.clone();
+    let mut credentials = (*state.credentials).clone();
+    let wechat_pay = credentials.wechat_pay.as_mut().expect("the sandbox merchant");
+    if let Some(keys) = keys {
+        wechat_pay.platform_keys = std::sync::Arc::new(keys);
+    }
+    wechat_pay.refund_notify_url = app.url("/notify/lost");
+    state.credentials = std::sync::Arc::new(credentials);
+    state
+}
+
+/// The refund queue's one due job, claimed.
+async fn claim_refund_job(app: &TestApp) -> queue::ClaimedJob {
+    let now = app.clock_now_ms();
+    let mut jobs =
+        queue::claim(&app.state.db, REFUND_QUEUE, "test-refunds", 10, Duration::from_secs(60), now).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    jobs.remove(0)
+}
+
+async fn incident_detail(app: &TestApp, kind: &str, reference: &str) -> Value {
+    let detail: String = sqlx::query("SELECT detail FROM payment_incidents WHERE kind = $1 AND reference = $2")
+        .bind(kind)
+        .bind(reference)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap()
+        .get("detail");
+    serde_json::from_str(&detail).unwrap()
+}
+
+#[tokio::test]
+async fn a_wechat_refund_answer_we_cannot_verify_keeps_the_refund_reserved_and_is_asked_again() {
+    let Household { app, wechat, .. } = household().await;
+    let order_no = paid_order(&app, &wechat, "wechatpay").await;
+    let admin = app.staff(Role::Admin).await;
+    let (status, answer) = ask_refund(&app, &admin, &order_no, 5000, "验签失败退款测试").await;
+    assert_eq!(status, 202, "{answer}");
+    let out_refund_no = out_refund_no_of(&answer);
+    let job = claim_refund_job(&app).await;
+
+    // WeChat Pay takes the refund, but its answer is signed with a key other than the one we hold, or under a serial
+    // we do not know yet (its keys rotated): the refund may well have been made, so it is neither failed nor released.
+    let mut other_key = PlatformKeys::new();
+    let other = RsaVerifyingKey::from_text(include_str!("../fixtures/test_rsa_public.pem")).unwrap();
+    other_key.insert_public_key(SANDBOX_WECHATPAY_PUBLIC_KEY_ID, other).unwrap();
+    let cases = [("a bad signature", other_key), ("an unknown serial", PlatformKeys::new())];
+    let mut bad_state = None;
+    for (what, keys) in cases {
+        let state = with_wechat_platform_keys(&app, Some(keys));
+        let outcome = refunds::process(&state, job.clone()).await;
+        assert!(
+            matches!(&outcome, Err(JobError::Retry(error)) if error.contains("unconfirmed")),
+            "{what}: {outcome:?}"
+        );
+        assert_eq!(refund_state(&app, &out_refund_no).await, "pending", "{what}");
+        bad_state = Some(state);
+    }
+    let last_error: Option<String> = sqlx::query("SELECT last_error FROM refunds WHERE out_refund_no = $1")
+        .bind(&out_refund_no)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap()
+        .get("last_error");
+    assert!(last_error.is_some_and(|e| e.contains("WeChat Pay")), "the reason is kept for staff");
+    assert_eq!(count_where(&app, "payment_incidents", "1 = 1").await, 0);
+    assert_eq!(count_where(&app, "account_credits", "1 = 1").await, 0);
+    // Still reserved: no more than the rest can be refunded.
+    let (status, refused) = ask_refund(&app, &admin, &order_no, BOTH_BILLS - 5000 + 1, "再次退款测试").await;
+    assert_eq!((status, refused["code"].as_str()), (409, Some("REFUND_EXCEEDS_PAID")), "{refused}");
+
+    // The job's last attempt fails the same way: the job fails, the refund stays reserved and staff are told.
+    let mut last = job.clone();
+    last.attempts = last.max_attempts;
+    let outcome = refunds::process(bad_state.as_ref().unwrap(), last).await;
+    assert!(matches!(outcome, Err(JobError::Retry(_))), "{outcome:?}");
+    assert_eq!(refund_state(&app, &out_refund_no).await, "pending");
+    let detail = incident_detail(&app, "refund_unconfirmed", &out_refund_no).await;
+    assert_eq!((detail["amount_fen"].as_i64(), detail["state"].as_str()), (Some(5000), Some("pending")), "{detail}");
+    assert_eq!(count_where(&app, "payment_incidents", "kind = 'refund_failed'").await, 0);
+
+    // With WeChat Pay's key back, the same out_refund_no finds the refund it made: it succeeds, once.
+    let good_state = with_wechat_platform_keys(&app, None);
+    let mut outcomes = Vec::new();
+    for _ in 0..50 {
+        outcomes.push(refunds::process(&good_state, job.clone()).await);
+        if refund_state(&app, &out_refund_no).await == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refund_state(&app, &out_refund_no).await, "succeeded", "{outcomes:?}");
+    assert_eq!(
+        bill_states(&app).await,
+        vec![("paid".into(), BILL_TOTAL), ("partially_paid".into(), BILL_TOTAL - 5000)]
+    );
+    assert_eq!(writeback_jobs(&app, "refund-").await, 1);
+}
+
+#[tokio::test]
+async fn a_verified_refusal_by_wechat_pay_still_fails_the_refund() {
+    let Household { app, wechat, .. } = household().await;
+    let order_no = paid_order(&app, &wechat, "wechatpay").await;
+    let admin = app.staff(Role::Admin).await;
+    let (status, answer) = ask_refund(&app, &admin, &order_no, 5000, "平台拒绝退款测试").await;
+    assert_eq!(status, 202, "{answer}");
+    // All of the order was refunded on WeChat Pay behind our back: it refuses ours (signed 400 INVALID_REQUEST).
+    let creds = app.state.credentials.wechat_pay.clone().unwrap();
+    let client = WechatPayClient::new(&creds, reqwest::Client::new(), app.state.clock.clone());
+    let request = RefundRequest {
+        out_trade_no: &order_no,
+        out_refund_no: "RFELSEWHERE1",
+        reason: "",
+        refund_fen: BOTH_BILLS,
+        total_fen: BOTH_BILLS,
+    };
+    client.refund(&request).await.expect("refunded on the platform");
+
+    let outcomes = run_refund_jobs(&app).await;
+    assert!(
+        matches!(outcomes.as_slice(), [Err(JobError::Permanent(error))] if error.contains("INVALID_REQUEST")),
+        "{outcomes:?}"
+    );
+    assert_eq!(refund_state(&app, &out_refund_no_of(&answer)).await, "failed");
+    assert_eq!(count_where(&app, "payment_incidents", "kind = 'refund_failed'").await, 1);
+    assert_eq!(count_where(&app, "payment_incidents", "kind <> 'refund_failed'").await, 0);
+    assert_eq!(bill_states(&app).await, vec![("paid".into(), BILL_TOTAL), ("paid".into(), BILL_TOTAL)]);
+}
+
+#[tokio::test]
+async fn a_success_notified_after_a_staff_refund_failed_is_reported_not_ignored() {
+    let Household { app, wechat, .. } = household().await;
+    let order_no = paid_order(&app, &wechat, "wechatpay").await;
+    let admin = app.staff(Role::Admin).await;
+    let (_, answer) = ask_refund(&app, &admin, &order_no, 10000, "失败后成功测试").await;
+    let mut refund = answer["refund"].clone();
+    refund["order_no"] = json!(order_no);
+    let transaction_id = transaction_id_of(&app, &order_no).await;
+    let closed = refund_notification(&app, &refund, "CLOSED", &transaction_id);
+    assert_eq!(post_refund_notify(&app, &closed.body, &headers_of(&closed)).await, 204);
+    let out_refund_no = out_refund_no_of(&answer);
+    assert_eq!(refund_state(&app, &out_refund_no).await, "failed");
+    // Its amount was released, and refunded again.
+    let (status, again) = ask_refund(&app, &admin, &order_no, BOTH_BILLS, "重新发起全额退款").await;
+    assert_eq!(status, 202, "{again}");
+
+    let success = refund_notification(&app, &refund, "SUCCESS", &transaction_id);
+    assert_eq!(post_refund_notify(&app, &success.body, &headers_of(&success)).await, 204);
+    assert_eq!(refund_state(&app, &out_refund_no).await, "failed", "nothing is re-applied automatically");
+    assert_eq!(bill_states(&app).await, vec![("paid".into(), BILL_TOTAL), ("paid".into(), BILL_TOTAL)]);
+    assert_eq!(writeback_jobs(&app, "refund-").await, 0);
+    let detail = incident_detail(&app, "refund_succeeded_after_failure", &out_refund_no).await;
+    assert_eq!((detail["kind"].as_str(), detail["amount_fen"].as_i64()), (Some("staff"), Some(10000)), "{detail}");
+    assert_eq!(detail["payment_amount_fen"], BOTH_BILLS);
+    assert_eq!(detail["other_refunds_reserved_fen"], BOTH_BILLS);
+    assert_eq!(detail["money_given_twice"], true, "the released amount was refunded again: {detail}");
+    assert_eq!(detail["kept_as_credit"], false);
+    assert!(detail["failed_with"].as_str().is_some_and(|e| e.contains("Closed")), "{detail}");
+    let kept = format!("kind = 'refund' AND out_refund_no = '{out_refund_no}' AND outcome = 'succeeded_after_failure'");
+    assert_eq!(count_where(&app, "payment_notifies", &kept).await, 1);
+    // A replay counts the same incident again.
+    assert_eq!(post_refund_notify(&app, &success.body, &headers_of(&success)).await, 204);
+    assert_eq!(count_where(&app, "payment_incidents", "kind = 'refund_succeeded_after_failure'").await, 1);
+}
+
+#[tokio::test]
+async fn a_success_notified_after_a_surplus_refund_became_a_credit_says_the_money_was_given_twice() {
+    let Household { app, wechat, .. } =
+        household_with(|s| s.payments.duplicate_payments = ebill::config::DuplicatePaymentPolicy::Refund).await;
+    let order_no = paid_order(&app, &wechat, "wechatpay").await;
+    let resource = transaction(&app, &order_no, "4200002026102000000000000099", BOTH_BILLS);
+    let (status, _) = send_wechat(&app, &wechat_notification(&app, &resource, now_secs(&app))).await;
+    assert_eq!(status, 204);
+    let out_refund_no: String = sqlx::query("SELECT out_refund_no FROM refunds WHERE kind = 'surplus'")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap()
+        .get("out_refund_no");
+    let refund = json!({ "order_no": order_no, "out_refund_no": out_refund_no, "amount_fen": BOTH_BILLS });
+    let closed = refund_notification(&app, &refund, "CLOSED", "4200002026102000000000000099");
+    assert_eq!(post_refund_notify(&app, &closed.body, &headers_of(&closed)).await, 204);
+    assert_eq!(refund_state(&app, &out_refund_no).await, "failed");
+    let held = format!("amount_fen = {BOTH_BILLS} AND state = 'held'");
+    assert_eq!(count_where(&app, "account_credits", &held).await, 1, "kept as a credit");
+
+    let success = refund_notification(&app, &refund, "SUCCESS", "4200002026102000000000000099");
+    assert_eq!(post_refund_notify(&app, &success.body, &headers_of(&success)).await, 204);
+    assert_eq!(refund_state(&app, &out_refund_no).await, "failed");
+    assert_eq!(count_where(&app, "account_credits", &held).await, 1, "nothing is taken back automatically");
+    let detail = incident_detail(&app, "refund_succeeded_after_failure", &out_refund_no).await;
+    assert_eq!((detail["kind"].as_str(), detail["amount_fen"].as_i64()), (Some("surplus"), Some(BOTH_BILLS)));
+    assert_eq!((detail["kept_as_credit"].as_bool(), detail["money_given_twice"].as_bool()), (Some(true), Some(true)));
+    assert!(detail["consequence"].as_str().is_some_and(|c| c.contains("given twice")), "{detail}");
+}
+
+#[tokio::test]
+async fn an_alipay_refund_answered_without_fund_change_is_confirmed_by_the_refund_query() {
+    let Household { app, alipay, .. } = household().await;
+    let order_no = paid_order(&app, &alipay, "alipay").await;
+    let admin = app.staff(Role::Admin).await;
+    let (status, answer) = ask_refund(&app, &admin, &order_no, 1306, "支付宝退款查询测试").await;
+    assert_eq!(status, 202, "{answer}");
+    let out_refund_no = out_refund_no_of(&answer);
+    // The refund reached Alipay before (a lost answer): our send is answered `fund_change` N, which proves nothing.
+    let creds = app.state.credentials.alipay.clone().unwrap();
+    let client = AlipayClient::new(&creds, reqwest::Client::new()).with_clock(app.state.clock.clone());
+    let earlier = TradeRefund { out_trade_no: &order_no, refund_fen: 1306, out_request_no: &out_refund_no, reason: "" };
+    assert!(client.trade_refund(&earlier).await.unwrap().fund_change);
+
+    let job = claim_refund_job(&app).await;
+    let outcome = refunds::process(&app.state, job.clone()).await;
+    assert!(matches!(outcome, Err(JobError::Retry(_))), "{outcome:?}");
+    assert_eq!(refund_state(&app, &out_refund_no).await, "processing");
+    assert_eq!(bill_states(&app).await, vec![("paid".into(), BILL_TOTAL), ("paid".into(), BILL_TOTAL)]);
+    // The next attempt asks alipay.trade.fastpay.refund.query: REFUND_SUCCESS.
+    assert_eq!(refunds::process(&app.state, job.clone()).await, Ok(()));
+    assert_eq!(refund_state(&app, &out_refund_no).await, "succeeded");
+    assert_eq!(
+        bill_states(&app).await,
+        vec![("paid".into(), BILL_TOTAL), ("partially_paid".into(), BILL_TOTAL - 1306)]
+    );
+    assert_eq!(writeback_jobs(&app, "refund-").await, 1);
+}
+
+#[tokio::test]
+async fn an_alipay_refund_the_query_does_not_find_is_sent_again_with_the_same_request_number() {
+    let Household { app, alipay, .. } = household().await;
+    let order_no = paid_order(&app, &alipay, "alipay").await;
+    let admin = app.staff(Role::Admin).await;
+    let (_, answer) = ask_refund(&app, &admin, &order_no, 2000, "支付宝重新退款测试").await;
+    let out_refund_no = out_refund_no_of(&answer);
+    // As if an earlier attempt had been answered `fund_change` N without Alipay doing the refund.
+    sqlx::query("UPDATE refunds SET state = 'processing' WHERE out_refund_no = $1")
+        .bind(&out_refund_no)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let job = claim_refund_job(&app).await;
+    let outcome = refunds::process(&app.state, job.clone()).await;
+    assert!(matches!(outcome, Err(JobError::Retry(_))), "{outcome:?}");
+    assert_eq!(refund_state(&app, &out_refund_no).await, "pending", "not found: to be sent again");
+    assert_eq!(refunds::process(&app.state, job.clone()).await, Ok(()));
+    assert_eq!(refund_state(&app, &out_refund_no).await, "succeeded");
+}
+
+#[tokio::test]
+async fn a_wechat_refusal_of_a_refund_it_made_under_the_same_number_does_not_fail_it() {
+    let Household { app, wechat, .. } = household().await;
+    let order_no = paid_order(&app, &wechat, "wechatpay").await;
+    let admin = app.staff(Role::Admin).await;
+    let (_, answer) = ask_refund(&app, &admin, &order_no, 5000, "参数变化退款测试").await;
+    let out_refund_no = out_refund_no_of(&answer);
+    let job = claim_refund_job(&app).await;
+    // Sent with a notify URL since changed; its answer is lost (the refund is pending again for us).
+    let outcome = refunds::process(&with_wechat_platform_keys(&app, None), job.clone()).await;
+    assert!(matches!(outcome, Err(JobError::Retry(_))), "{outcome:?}");
+    sqlx::query("UPDATE refunds SET state = 'pending' WHERE out_refund_no = $1")
+        .bind(&out_refund_no)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    // Sent again with today's notify URL: WeChat Pay refuses the differing repeat (INVALID_REQUEST), but its refund
+    // query knows the refund: it is followed, never failed.
+    let outcome = refunds::process(&app.state, job.clone()).await;
+    assert!(!matches!(outcome, Err(JobError::Permanent(_))), "{outcome:?}");
+    assert_ne!(refund_state(&app, &out_refund_no).await, "failed");
+    for _ in 0..50 {
+        if refund_state(&app, &out_refund_no).await == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = refunds::process(&app.state, job.clone()).await;
+    }
+    assert_eq!(refund_state(&app, &out_refund_no).await, "succeeded");
+    assert_eq!(count_where(&app, "payment_incidents", "1 = 1").await, 0);
 }

@@ -1,5 +1,5 @@
 //! `POST /notify/wechat/refund`: WeChat Pay's `REFUND.SUCCESS|ABNORMAL|CLOSED` notification, verified like the payment
-//! notification, then the refund it names ends, once (`payments::refunds::refund_notified`): a replayed notification
+//! notification, then the refund it names ends, once (`payments::refund_outcomes::refund_notified`): a replayed notification
 //! changes nothing more. Each verified notification is kept, with what we made of it (`db::notifies`).
 
 use super::wechat_pay::{fail, refusal, remember, wire_name};
@@ -7,7 +7,7 @@ use super::MAX_NOTIFY_BYTES;
 use crate::api::body::read_limited;
 use crate::db::notifies::{ReceivedNotify, KIND_REFUND};
 use crate::domain::user::Platform;
-use crate::payments::refunds::{refund_notified, RefundNotified};
+use crate::payments::refund_outcomes::{refund_notified, RefundNotified};
 use crate::platform::wechatpay::{decode_notification, decrypt_refund};
 use crate::state::AppState;
 use actix_web::http::StatusCode;

@@ -1,8 +1,8 @@
 //! Our client of the Alipay OpenAPI v2 gateway (PROTOCOLS.md, "Alipay"): requests signed RSA2 with the app's key
 //! and their answers verified with Alipay's key over the exact node text ([`AlipayClient::call`]), login
 //! ([`AlipayClient::oauth_token`]), the phone number of `my.getPhoneNumber` ([`AlipayClient::decrypt_phone`]) and
-//! JSAPI_PAY trades: create, query, close and refund ([`AlipayClient::trade_create`] and the others in `trade`), and
-//! template messages ([`AlipayClient::send_template_message`]).
+//! JSAPI_PAY trades: create, query, close, refund and refund query ([`AlipayClient::trade_create`] and the others
+//! in `trade`), and template messages ([`AlipayClient::send_template_message`]).
 //! The gateway URL comes from the credentials, so the same code talks to Alipay, its sandbox or ours.
 
 mod error;
@@ -19,8 +19,9 @@ pub use gateway::alipay_timestamp;
 pub use login::{AlipayUser, OAUTH_TOKEN_METHOD};
 pub use message::{AlipaySendReceipt, AlipayTemplateMessage, NOT_SUBSCRIBED_SUB_CODE, TEMPLATE_MESSAGE_SEND_METHOD};
 pub use trade::{
-    AlipayBuyer, CloseOutcome, RefundAnswer, TradeCreate, TradeQueryAnswer, TradeRefund, TradeStatus,
-    UnknownTradeStatus, TRADE_CLOSE_METHOD, TRADE_CREATE_METHOD, TRADE_QUERY_METHOD, TRADE_REFUND_METHOD,
+    AlipayBuyer, CloseOutcome, RefundAnswer, RefundQueryAnswer, TradeCreate, TradeQueryAnswer, TradeRefund,
+    TradeStatus, UnknownTradeStatus, TRADE_CLOSE_METHOD, TRADE_CREATE_METHOD, TRADE_QUERY_METHOD, TRADE_REFUND_METHOD,
+    TRADE_REFUND_QUERY_METHOD,
 };
 pub use trade_wire::{parse_alipay_timestamp, MAX_AMOUNT_FEN};
 

@@ -1,12 +1,14 @@
 //! JSAPI_PAY trades through the gateway: `alipay.trade.create` (the `trade_no` the mini-program pays with
-//! `my.tradePay`), `alipay.trade.query`, `alipay.trade.close` and `alipay.trade.refund`. What goes on the wire and how
-//! answers are read is in `trade_wire`; here are the types callers use and the retry rules.
+//! `my.tradePay`), `alipay.trade.query`, `alipay.trade.close`, `alipay.trade.refund` and
+//! `alipay.trade.fastpay.refund.query`. What goes on the wire and how answers are read is in `trade_wire`; here are
+//! the types callers use and the retry rules.
 //!
 //! Each call is retried once after a transient failure: create is idempotent on `out_trade_no` (same content, same
-//! `trade_no`), close on the trade, refund on `out_request_no`, query reads only.
+//! `trade_no`), close on the trade, refund on `out_request_no`, the queries read only.
 
 use super::trade_wire::{
-    check_out_trade_no, create_biz_content, read_close, read_created, read_query, read_refund, refund_biz_content,
+    check_out_trade_no, create_biz_content, read_close, read_created, read_query, read_refund, read_refund_query,
+    refund_biz_content, refund_query_biz_content,
 };
 use super::{AlipayClient, AlipayError};
 use serde_json::json;
@@ -17,6 +19,7 @@ pub const TRADE_CREATE_METHOD: &str = "alipay.trade.create";
 pub const TRADE_QUERY_METHOD: &str = "alipay.trade.query";
 pub const TRADE_CLOSE_METHOD: &str = "alipay.trade.close";
 pub const TRADE_REFUND_METHOD: &str = "alipay.trade.refund";
+pub const TRADE_REFUND_QUERY_METHOD: &str = "alipay.trade.fastpay.refund.query";
 
 /// The trade has never been created (or, for a QR trade, never scanned).
 pub(super) const TRADE_NOT_EXIST: &str = "ACQ.TRADE_NOT_EXIST";
@@ -138,15 +141,30 @@ pub struct TradeRefund<'a> {
     pub reason: &'a str,
 }
 
-/// What `alipay.trade.refund` answered: the refund of `out_request_no` stands.
+/// What `alipay.trade.refund` answered. Only `fund_change` true proves the refund was done; false is a repeat of an
+/// `out_request_no` already refunded (including by the first attempt of a call that was retried) or a refund whose
+/// end Alipay has not confirmed: Alipay asks to confirm it with `alipay.trade.fastpay.refund.query`
+/// ([`AlipayClient::trade_refund_query`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundAnswer {
     pub trade_no: String,
-    /// `fund_change`: true when this call moved money; false for a repeat of an `out_request_no` already refunded
-    /// (including by the first attempt of a call that was retried).
+    /// `fund_change`: true when this call moved money.
     pub fund_change: bool,
     /// Alipay's `refund_fee`: the total refunded on the trade so far, this refund included (not this refund alone).
     pub refund_fen: i64,
+}
+
+/// What `alipay.trade.fastpay.refund.query` says of the refund `out_request_no` of a trade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundQueryAnswer {
+    /// Absent when Alipay answers nothing about the refund.
+    pub trade_no: Option<String>,
+    /// `refund_status` is `REFUND_SUCCESS`: the refund was done. Anything else (Alipay leaves it out) means Alipay
+    /// did not receive the refund or it did not succeed: it may be sent again, with the same `out_request_no` and
+    /// amount.
+    pub succeeded: bool,
+    /// `refund_amount`: this refund's amount, when Alipay gives it.
+    pub refund_fen: Option<i64>,
 }
 
 impl AlipayClient {
@@ -204,6 +222,19 @@ impl AlipayClient {
         let biz_content = refund_biz_content(refund)?;
         let node = self.call_retrying_once(TRADE_REFUND_METHOD, Some(biz_content), &[], |_| false).await?;
         read_refund(&node, refund.out_trade_no)
+    }
+
+    /// `alipay.trade.fastpay.refund.query` of the refund `out_request_no` of the trade `out_trade_no`: whether
+    /// `alipay.trade.refund` did it. Alipay's `10000` only says the query worked; the refund succeeded when
+    /// `refund_status` is `REFUND_SUCCESS`.
+    pub async fn trade_refund_query(
+        &self,
+        out_trade_no: &str,
+        out_request_no: &str,
+    ) -> Result<RefundQueryAnswer, AlipayError> {
+        let biz_content = refund_query_biz_content(out_trade_no, out_request_no)?;
+        let node = self.call_retrying_once(TRADE_REFUND_QUERY_METHOD, Some(biz_content), &[], |_| false).await?;
+        read_refund_query(&node, out_trade_no, out_request_no)
     }
 }
 

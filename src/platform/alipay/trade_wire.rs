@@ -3,7 +3,9 @@
 //! are read (amounts as yuan strings, dates as Beijing time, the echoed `out_trade_no` checked).
 
 use super::gateway::alipay_timestamp;
-use super::trade::{AlipayBuyer, RefundAnswer, TradeCreate, TradeQueryAnswer, TradeRefund, TradeStatus};
+use super::trade::{
+    AlipayBuyer, RefundAnswer, RefundQueryAnswer, TradeCreate, TradeQueryAnswer, TradeRefund, TradeStatus,
+};
 use super::AlipayError;
 use crate::domain::calendar::beijing;
 use crate::domain::money::Fen;
@@ -100,6 +102,13 @@ pub(super) fn refund_biz_content(refund: &TradeRefund<'_>) -> Result<Value, Alip
     Ok(Value::Object(biz))
 }
 
+/// The `biz_content` of `alipay.trade.fastpay.refund.query`.
+pub(super) fn refund_query_biz_content(out_trade_no: &str, out_request_no: &str) -> Result<Value, AlipayError> {
+    check_out_trade_no(out_trade_no)?;
+    check_no(out_request_no, "out_request_no", true)?;
+    Ok(json!({ "out_trade_no": out_trade_no, "out_request_no": out_request_no }))
+}
+
 /// A gateway date-time (`yyyy-MM-dd HH:mm:ss`, Beijing time) as epoch milliseconds.
 pub fn parse_alipay_timestamp(text: &str) -> Option<i64> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()?;
@@ -181,6 +190,27 @@ pub(super) fn read_refund(node: &Value, out_trade_no: &str) -> Result<RefundAnsw
         fund_change,
         refund_fen: amount(node, "refund_fee")?,
     })
+}
+
+/// The `refund_status` of a refund Alipay did.
+const REFUND_SUCCESS: &str = "REFUND_SUCCESS";
+
+/// A verified `alipay.trade.fastpay.refund.query` answer: about our trade and refund when it names them.
+pub(super) fn read_refund_query(
+    node: &Value,
+    out_trade_no: &str,
+    out_request_no: &str,
+) -> Result<RefundQueryAnswer, AlipayError> {
+    check_echo(node, out_trade_no)?;
+    if text(node, "out_request_no").is_some_and(|echoed| echoed != out_request_no) {
+        return Err(malformed("the answer is about another out_request_no".into()));
+    }
+    let succeeded = text(node, "refund_status") == Some(REFUND_SUCCESS);
+    let refund_fen = match text(node, "refund_amount") {
+        Some(_) => Some(amount(node, "refund_amount")?),
+        None => None,
+    };
+    Ok(RefundQueryAnswer { trade_no: text(node, "trade_no").map(str::to_owned), succeeded, refund_fen })
 }
 
 #[cfg(test)]
@@ -340,5 +370,35 @@ mod tests {
         assert_eq!(read_created(&json!({"out_trade_no": "EB1", "trade_no": "T1"}), "EB1").as_deref(), Ok("T1"));
         assert!(read_created(&json!({"out_trade_no": "EB2", "trade_no": "T1"}), "EB1").is_err());
         assert!(read_created(&json!({"out_trade_no": "EB1"}), "EB1").is_err());
+    }
+
+    #[test]
+    fn a_refund_query_succeeds_only_with_refund_success() {
+        let node = json!({"code": "10000", "msg": "Success", "trade_no": "T1", "out_trade_no": "EB1",
+            "out_request_no": "RF1", "total_amount": "20.00", "refund_amount": "10.50",
+            "refund_status": "REFUND_SUCCESS"});
+        assert_eq!(
+            read_refund_query(&node, "EB1", "RF1"),
+            Ok(RefundQueryAnswer { trade_no: Some("T1".into()), succeeded: true, refund_fen: Some(1_050) })
+        );
+        // Alipay leaves refund_status (and the refund's fields) out when it did not receive or do the refund.
+        let nothing = json!({"code": "10000", "msg": "Success"});
+        assert_eq!(
+            read_refund_query(&nothing, "EB1", "RF1"),
+            Ok(RefundQueryAnswer { trade_no: None, succeeded: false, refund_fen: None })
+        );
+        let mut other = node.clone();
+        other["refund_status"] = json!("REFUND_PROCESSING");
+        assert_eq!(read_refund_query(&other, "EB1", "RF1").map(|a| a.succeeded), Ok(false));
+        assert!(matches!(read_refund_query(&node, "EB1", "RF2"), Err(AlipayError::MalformedResponse(_))));
+        assert!(matches!(read_refund_query(&node, "EB2", "RF1"), Err(AlipayError::MalformedResponse(_))));
+        let mut bad_amount = node.clone();
+        bad_amount["refund_amount"] = json!("ten");
+        assert!(matches!(read_refund_query(&bad_amount, "EB1", "RF1"), Err(AlipayError::MalformedResponse(_))));
+        assert!(refund_query_biz_content("EB1", "R 1").is_err());
+        assert_eq!(
+            refund_query_biz_content("EB1", "RF1").unwrap(),
+            json!({"out_trade_no": "EB1", "out_request_no": "RF1"})
+        );
     }
 }

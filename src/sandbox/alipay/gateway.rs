@@ -8,7 +8,7 @@ use crate::domain::calendar::beijing;
 use crate::error::ApiError;
 use crate::platform::alipay::{
     OAUTH_TOKEN_METHOD, TEMPLATE_MESSAGE_SEND_METHOD, TRADE_CLOSE_METHOD, TRADE_CREATE_METHOD, TRADE_QUERY_METHOD,
-    TRADE_REFUND_METHOD,
+    TRADE_REFUND_METHOD, TRADE_REFUND_QUERY_METHOD,
 };
 use crate::platform::crypto::alipay_sign::{request_sign_content, response_node_name, ERROR_RESPONSE_NODE};
 use crate::platform::crypto::rsa_keys::RsaSigningKey;
@@ -155,6 +155,7 @@ fn answer(sandbox: &SandboxPlatforms, params: &Params, now_ms: i64) -> Result<An
         TRADE_QUERY_METHOD => trade::query(sandbox, params, now_ms),
         TRADE_CLOSE_METHOD => trade::close(sandbox, params, now_ms),
         TRADE_REFUND_METHOD => trade::refund(sandbox, params, now_ms),
+        TRADE_REFUND_QUERY_METHOD => trade::refund_query(sandbox, params, now_ms),
         TEMPLATE_MESSAGE_SEND_METHOD => message::send(sandbox, params, now_ms),
         _ => Answer::error("40002", "isv.invalid-method", "不存在的方法名", true),
     })

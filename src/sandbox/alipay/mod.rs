@@ -10,9 +10,9 @@
 //! - `POST phone-responses {user, phone}` → `{response, sign}`: what `my.getPhoneNumber` gives, encrypted with the
 //!   sandbox's AES key and signed over the quoted ciphertext.
 //!
-//! Trades (`alipay.trade.create` for JSAPI_PAY, `.query`, `.close`, `.refund`) are remembered in a bounded map
-//! (`trades`); `POST pay` and `POST notify-again` stand in for the buyer paying and for Alipay's notify retries
-//! (`notify`). The business failures they answer, in the method's signed node:
+//! Trades (`alipay.trade.create` for JSAPI_PAY, `.query`, `.close`, `.refund`, `.fastpay.refund.query`) are
+//! remembered in a bounded map (`trades`); `POST pay` and `POST notify-again` stand in for the buyer paying and for
+//! Alipay's notify retries (`notify`). The business failures they answer, in the method's signed node:
 //!
 //! | call | sub_code (`40004` unless said) |
 //! | --- | --- |
@@ -22,7 +22,7 @@
 //! | create, another `product_code` than JSAPI_PAY | `ACQ.PRODUCT_CODE_NOT_SUPPORTED` |
 //! | create, any other bad field (a `time_expire` already past too) | `ACQ.INVALID_PARAMETER` |
 //! | create without an http(s) `notify_url` | `40001` `isv.missing-notify-url` |
-//! | query, close or refund of an unknown trade | `ACQ.TRADE_NOT_EXIST` |
+//! | query, close, refund or refund query of an unknown trade | `ACQ.TRADE_NOT_EXIST` |
 //! | close of a paid trade, refund of an unpaid one | `ACQ.TRADE_STATUS_ERROR` |
 //! | refund beyond what is left, or a partial refund without `out_request_no` | `ACQ.REFUND_AMT_NOT_EQUAL_TOTAL` |
 //! | refund, same `out_request_no`, another amount | `ACQ.DISCORDANT_REPEAT_REQUEST` |

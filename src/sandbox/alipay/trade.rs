@@ -1,5 +1,6 @@
 //! The simulated trade methods of the gateway, for requests the gateway has already verified:
-//! `alipay.trade.create` (JSAPI_PAY only), `alipay.trade.query`, `alipay.trade.close` and `alipay.trade.refund`.
+//! `alipay.trade.create` (JSAPI_PAY only), `alipay.trade.query`, `alipay.trade.close`, `alipay.trade.refund` and
+//! `alipay.trade.fastpay.refund.query`.
 //! They check `biz_content` the way Alipay does (amounts as yuan strings of 0.01–100000000.00, subjects without
 //! `/ = &`, `out_trade_no` of 1–64 `[A-Za-z0-9_]`, exactly one buyer, a `notify_url`), and answer in the method's
 //! node: `10000` with the trade, or `40004` with the `ACQ.*` sub_code Alipay uses.
@@ -9,7 +10,7 @@ use super::trades::{Buyer, Stage, Trade, TradeKey, TradeRefusal, TradeTerms};
 use crate::domain::money::Fen;
 use crate::platform::alipay::{
     alipay_timestamp, parse_alipay_timestamp, MAX_AMOUNT_FEN, TRADE_CLOSE_METHOD, TRADE_CREATE_METHOD,
-    TRADE_QUERY_METHOD, TRADE_REFUND_METHOD,
+    TRADE_QUERY_METHOD, TRADE_REFUND_METHOD, TRADE_REFUND_QUERY_METHOD,
 };
 use crate::sandbox::platforms::SandboxPlatforms;
 use serde_json::{json, Map, Value};
@@ -299,6 +300,36 @@ pub(super) fn refund(sandbox: &SandboxPlatforms, params: &Params, now_ms: i64) -
         "gmt_refund_pay": alipay_timestamp(now_ms).unwrap_or_default(),
     }));
     Answer::method(M, with(node, buyer_fields(&trade.terms.buyer)))
+}
+
+/// `alipay.trade.fastpay.refund.query`: `10000` whether or not the refund exists; a refund done carries
+/// `refund_status` `REFUND_SUCCESS` and its amount, one never received carries neither (as on Alipay).
+pub(super) fn refund_query(sandbox: &SandboxPlatforms, params: &Params, now_ms: i64) -> Answer {
+    const M: &str = TRADE_REFUND_QUERY_METHOD;
+    let found = biz_content(M, params).and_then(|biz| {
+        let key = trade_key(M, &biz)?;
+        let out_request_no =
+            text(M, &biz, "out_request_no")?.ok_or_else(|| invalid(M, "out_request_no不能为空"))?.to_owned();
+        let (trade, refunded) =
+            sandbox.alipay.trades.refund_of(&key, &out_request_no, now_ms).map_err(|refusal| refused(M, refusal))?;
+        Ok((trade, out_request_no, refunded))
+    });
+    let (trade, out_request_no, refunded) = match found {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let Some(refund_fen) = refunded else {
+        return Answer::method(M, success(json!({})));
+    };
+    let node = success(json!({
+        "trade_no": trade.trade_no,
+        "out_trade_no": trade.out_trade_no,
+        "out_request_no": out_request_no,
+        "total_amount": yuan(trade.terms.amount_fen),
+        "refund_amount": yuan(refund_fen),
+        "refund_status": "REFUND_SUCCESS",
+    }));
+    Answer::method(M, node)
 }
 
 #[cfg(test)]

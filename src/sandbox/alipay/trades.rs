@@ -265,6 +265,19 @@ impl TradeBook {
         Ok(RefundDone { trade: trade.clone(), fund_change: true, send_back_fen: amount_fen })
     }
 
+    /// `alipay.trade.fastpay.refund.query`: the trade, and the amount refunded under `out_request_no` when it was.
+    pub fn refund_of(
+        &self,
+        key: &TradeKey,
+        out_request_no: &str,
+        now_ms: i64,
+    ) -> Result<(Trade, Option<i64>), TradeRefusal> {
+        let mut book = lock(&self.book);
+        let trade = book.find(key, now_ms)?;
+        let refunded = trade.refunds.get(out_request_no).copied();
+        Ok((trade.clone(), refunded))
+    }
+
     /// How many trades are remembered.
     pub fn count(&self) -> usize {
         lock(&self.book).by_out_trade_no.len()
