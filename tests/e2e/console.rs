@@ -77,6 +77,7 @@ async fn operator_unbinds_a_customer_and_the_admin_reads_it_in_the_audit_log() -
     staff.page.wait_visible(entry, WAIT).await.context("the unbind entry")?;
     let text = staff.page.text(entry).await?;
     ensure!(text.contains(REASON) && text.contains(OPERATOR), "the entry names the operator and the reason: {text}");
+    super::save_screenshot(staff.page, "console").await?;
 
     let Browser { session, _driver } = browser;
     session.close().await?;

@@ -150,18 +150,19 @@ impl Customer<'_> {
     }
 }
 
-/// Saves a PNG of the whole page to `target/e2e/demo.png`, and to `docs/demo.png` (the README's picture of the
-/// demo) when `EBILL_DEMO_SCREENSHOT=1`, so that an ordinary test run leaves the tree unchanged.
-async fn save_screenshot(page: &Session) -> Result<()> {
+/// Saves a PNG of the whole page to `target/e2e/{name}.png`, and to `docs/{name}.png` (the README's pictures of the
+/// demo and the console) when `EBILL_DEMO_SCREENSHOT=1`, so that an ordinary test run leaves the tree unchanged.
+async fn save_screenshot(page: &Session, name: &str) -> Result<()> {
     page.fit_window_to_page(1280, 800).await?;
     let png = page.screenshot_png().await?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target/e2e");
     std::fs::create_dir_all(&target)?;
-    std::fs::write(target.join("demo.png"), &png).context("writing target/e2e/demo.png")?;
+    let file = format!("{name}.png");
+    std::fs::write(target.join(&file), &png).with_context(|| format!("writing target/e2e/{file}"))?;
     if std::env::var("EBILL_DEMO_SCREENSHOT").is_ok_and(|v| v == "1") {
         std::fs::create_dir_all(root.join("docs"))?;
-        std::fs::write(root.join("docs/demo.png"), &png).context("writing docs/demo.png")?;
+        std::fs::write(root.join("docs").join(&file), &png).with_context(|| format!("writing docs/{file}"))?;
     }
     Ok(())
 }
@@ -188,7 +189,7 @@ async fn wechat_customer_pays_a_bill_and_receives_the_messages() -> Result<()> {
     customer.visible(&format!("#notify-list li[data-platform='wechatpay'][data-out-trade-no='{order_no}']")).await?;
     customer.visible(&format!("#writeback-list li[data-order-no='{order_no}']")).await?;
     customer.whole_loop().await?;
-    save_screenshot(&browser.session).await?;
+    save_screenshot(&browser.session, "demo").await?;
 
     customer.click("#issue-bill-btn").await?;
     customer
