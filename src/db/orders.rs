@@ -225,6 +225,18 @@ pub async fn set_next_poll(pool: &AnyPool, id: i64, next_poll_at: i64) -> Result
 /// Ends a pending order without payment (`closed`, `expired` or `failed`) and frees its bills, in one transaction.
 /// False when the order was no longer pending (a payment or another closer came first): nothing changes then.
 pub async fn finish_unpaid(db: &Database, id: i64, to: OrderState, now_ms: i64) -> Result<bool, sqlx::Error> {
+    finish_unpaid_audited(db, id, to, now_ms, None).await
+}
+
+/// [`finish_unpaid`], appending `audit` (the staff action that ended the order) in the same transaction when the
+/// order did end; false (and nothing appended) when it was no longer pending.
+pub async fn finish_unpaid_audited(
+    db: &Database,
+    id: i64,
+    to: OrderState,
+    now_ms: i64,
+    audit: Option<&super::audit::AuditEntry>,
+) -> Result<bool, sqlx::Error> {
     debug_assert!(matches!(to, OrderState::Closed | OrderState::Expired | OrderState::Failed));
     let mut tx = db.begin_write().await?;
     let updated = sqlx::query("UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'")
@@ -237,6 +249,9 @@ pub async fn finish_unpaid(db: &Database, id: i64, to: OrderState, now_ms: i64) 
         return Ok(false);
     }
     sqlx::query("DELETE FROM open_bill_orders WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
+    if let Some(entry) = audit {
+        super::audit::append(&mut tx, entry, now_ms).await?;
+    }
     tx.commit().await?;
     Ok(true)
 }

@@ -10,6 +10,7 @@
 
 use super::refunds;
 use crate::config::DuplicatePaymentPolicy;
+use crate::db::audit::AuditEntry;
 use crate::db::ids::next_id;
 use crate::db::orders::StoredOrder;
 use crate::db::payments::{self as repo, PaymentRecord};
@@ -107,6 +108,17 @@ impl From<refunds::RefundError> for SettleError {
 
 /// Applies a confirmed payment, once.
 pub async fn settle(state: &AppState, payment: &ConfirmedPayment) -> Result<Settlement, SettleError> {
+    settle_audited(state, payment, None).await
+}
+
+/// [`settle`], appending `audit` (the staff action that brought the payment, its detail given the outcome as
+/// `settlement`) in the same transaction, so that what it changed never goes without its trace. When nothing changed
+/// (the payment was recorded already) nothing is appended: the caller records the entry on its own.
+pub async fn settle_audited(
+    state: &AppState,
+    payment: &ConfirmedPayment,
+    audit: Option<&AuditEntry>,
+) -> Result<Settlement, SettleError> {
     let now = state.now_ms();
     let mut tx = state.db.begin_write().await?;
     let order = match repo::lock_order(&mut tx, &payment.order_no).await? {
@@ -121,6 +133,7 @@ pub async fn settle(state: &AppState, payment: &ConfirmedPayment) -> Result<Sett
             let kind = repo::INCIDENT_UNKNOWN_ORDER;
             repo::record_incident(&mut tx, next_id(now), kind, payment.platform, reference, &detail.to_string(), now)
                 .await?;
+            append_audit(&mut tx, audit, Settlement::UnknownOrder, now).await?;
             tx.commit().await?;
             return Ok(Settlement::UnknownOrder);
         }
@@ -135,9 +148,27 @@ pub async fn settle(state: &AppState, payment: &ConfirmedPayment) -> Result<Sett
     match outcome {
         // The transaction id was recorded already: drop everything this attempt wrote.
         Settlement::AlreadyRecorded => tx.rollback().await?,
-        _ => tx.commit().await?,
+        _ => {
+            append_audit(&mut tx, audit, outcome, now).await?;
+            tx.commit().await?
+        }
     }
     Ok(outcome)
+}
+
+async fn append_audit(
+    tx: &mut AnyConnection,
+    audit: Option<&AuditEntry>,
+    outcome: Settlement,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let Some(entry) = audit else { return Ok(()) };
+    let mut detail = entry.detail.clone().unwrap_or_else(|| json!({}));
+    if let Some(object) = detail.as_object_mut() {
+        object.insert("settlement".into(), json!(outcome.as_str()));
+    }
+    crate::db::audit::append(tx, &entry.clone().detail(detail), now).await?;
+    Ok(())
 }
 
 fn payment_record(

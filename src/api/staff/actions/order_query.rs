@@ -13,7 +13,7 @@ use crate::domain::order::{is_order_no, OrderState};
 use crate::domain::staff::{Permission, Reason};
 use crate::error::{ApiError, ErrorBody};
 use crate::payments::channel::{paid_at_or, Channel, ChannelError, TradeLookup};
-use crate::payments::settlement::{settle, ConfirmedPayment, PaymentSource, Settlement};
+use crate::payments::settlement::{settle_audited, ConfirmedPayment, PaymentSource, Settlement};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpResponse};
@@ -111,7 +111,14 @@ pub async fn query_order(
         }
     };
     let now = state.now_ms();
-    let settlement = match &lookup {
+    let platform_state = platform_state(&lookup);
+    let entry = staff.entry(ACTION, "order", &order.order_no).reason(reason.as_str()).detail(json!({
+        "account_no": order.account_no,
+        "platform_state": platform_state,
+    }));
+    // What the answer changes is written with the audit entry, in one transaction; an answer that changes nothing
+    // is audited on its own.
+    let (settlement, audited) = match &lookup {
         TradeLookup::Paid { transaction_id, amount, paid_at_ms } => {
             let payment = ConfirmedPayment {
                 platform: order.platform,
@@ -121,30 +128,27 @@ pub async fn query_order(
                 paid_at_ms: paid_at_or(*paid_at_ms, now),
                 source: PaymentSource::Query,
             };
-            match settle(&state, &payment).await {
-                Ok(settlement) => Some(settlement),
+            match settle_audited(&state, &payment, Some(&entry)).await {
+                Ok(settlement) => (Some(settlement), settlement != Settlement::AlreadyRecorded),
                 Err(error) => return failed(&state, &staff, &order, &reason, ApiError::internal(error)).await,
             }
         }
         TradeLookup::Closed if order.state == OrderState::Pending => {
             let to = if now >= order.expires_at { OrderState::Expired } else { OrderState::Closed };
-            orders::finish_unpaid(&state.db, order.id, to, now).await?;
-            None
+            (None, orders::finish_unpaid_audited(&state.db, order.id, to, now, Some(&entry)).await?)
         }
-        _ => None,
+        _ => (None, false),
     };
     let settled = matches!(
         settlement,
         Some(Settlement::Settled { .. } | Settlement::Duplicate { .. } | Settlement::AmountMismatch { .. })
     );
-    let platform_state = platform_state(&lookup);
     let settlement = settlement.map(|s| s.as_str().to_owned());
-    let entry = staff.entry(ACTION, "order", &order.order_no).reason(reason.as_str()).detail(json!({
-        "account_no": order.account_no,
-        "platform_state": platform_state,
-        "settlement": settlement,
-    }));
-    staff.record(&state, &entry).await?;
+    if !audited {
+        let mut detail = entry.detail.clone().unwrap_or_default();
+        detail["settlement"] = json!(settlement);
+        staff.record(&state, &entry.clone().detail(detail)).await?;
+    }
     // The order as the settlement (or the closing) left it.
     let order = order_page(&state, &order.order_no, Disclosure::Masked)
         .await?
