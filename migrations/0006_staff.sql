@@ -81,6 +81,9 @@ CREATE TABLE payment_notifies (
 
 CREATE INDEX payment_notifies_by_order ON payment_notifies (order_no, received_at);
 
+-- The order page shows the incidents about an order and its refunds.
+CREATE INDEX payment_incidents_by_reference ON payment_incidents (reference);
+
 -- Staff look users up by their platform ids and verified phone, and a user's orders and messages.
 CREATE INDEX users_by_subject ON users (subject);
 CREATE INDEX users_by_alipay_user_id ON users (alipay_user_id);

@@ -358,26 +358,43 @@ pub struct Incident {
 
 /// Open incidents, most recent first.
 pub async fn open_incidents(pool: &AnyPool, limit: i64) -> Result<Vec<Incident>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, kind, platform, reference, detail, occurrences, first_seen_at, last_seen_at, resolved_at \
-         FROM payment_incidents WHERE resolved_at IS NULL ORDER BY last_seen_at DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Incident {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                platform: row.try_get("platform")?,
-                reference: row.try_get("reference")?,
-                detail: row.try_get("detail")?,
-                occurrences: row.try_get("occurrences")?,
-                first_seen_at: row.try_get("first_seen_at")?,
-                last_seen_at: row.try_get("last_seen_at")?,
-                resolved_at: row.try_get("resolved_at")?,
-            })
-        })
-        .collect()
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM payment_incidents WHERE resolved_at IS NULL ORDER BY last_seen_at DESC LIMIT $1"
+    );
+    let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(incident_from_row).collect()
+}
+
+/// The incidents about `references` (an order number, its refunds' numbers), resolved or not, oldest first.
+pub async fn incidents_about(pool: &AnyPool, references: &[String]) -> Result<Vec<Incident>, sqlx::Error> {
+    if references.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = super::sql::placeholder_list(1, references.len());
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM payment_incidents WHERE reference IN ({list}) ORDER BY first_seen_at, id LIMIT 100"
+    );
+    let mut query = sqlx::query(&sql);
+    for reference in references {
+        query = query.bind(reference.clone());
+    }
+    let rows = query.fetch_all(pool).await?;
+    rows.iter().map(incident_from_row).collect()
+}
+
+const INCIDENT_COLUMNS: &str =
+    "id, kind, platform, reference, detail, occurrences, first_seen_at, last_seen_at, resolved_at";
+
+fn incident_from_row(row: &sqlx::any::AnyRow) -> Result<Incident, sqlx::Error> {
+    Ok(Incident {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        platform: row.try_get("platform")?,
+        reference: row.try_get("reference")?,
+        detail: row.try_get("detail")?,
+        occurrences: row.try_get("occurrences")?,
+        first_seen_at: row.try_get("first_seen_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        resolved_at: row.try_get("resolved_at")?,
+    })
 }

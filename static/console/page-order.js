@@ -1,5 +1,5 @@
-// The order page: the order, the bills it paid, its payments (with refunding), refunds and the platforms' notifies;
-// and asking the platform for the order's state.
+// The order page: the order, the bills it paid, its payments (with refunding), refunds, the platforms' notifies and
+// the incidents about it; and asking the platform for the order's state.
 
 import { api } from './api.js';
 import { confirmAction } from './dialog.js';
@@ -108,6 +108,20 @@ function renderOrder(view, data) {
         { label: '金额', cell: (n) => yuan(n.amount_fen), cls: 'num' },
         { label: '处理', cell: (n) => n.outcome },
         { label: '收到', cell: (n) => beijing(n.received_at), cls: 'time' },
+      ],
+    })),
+    section('异常', 'incidents', dataTable({
+      id: 'incidents',
+      rows: data.incidents,
+      rowAttrs: (i) => ({ 'data-kind': i.kind }),
+      columns: [
+        { label: '类型', cell: (i) => i.kind },
+        { label: '单号', cell: (i) => i.reference, cls: 'mono' },
+        { label: '次数', cell: (i) => i.occurrences, cls: 'num' },
+        { label: '详情', cell: (i) => clipped(JSON.stringify(i.detail)) },
+        { label: '首次', cell: (i) => beijing(i.first_seen_at), cls: 'time' },
+        { label: '最近', cell: (i) => beijing(i.last_seen_at), cls: 'time' },
+        { label: '已处理', cell: (i) => (i.resolved_at ? beijing(i.resolved_at) : '—'), cls: 'time' },
       ],
     })),
   );

@@ -292,3 +292,25 @@ async fn a_customer_token_or_no_token_opens_no_staff_route() {
     assert_eq!(response.status(), 401);
     assert_eq!(app.count("audit_log").await, 0);
 }
+
+#[tokio::test]
+async fn an_order_page_shows_the_incidents_about_it() {
+    let Household { app, wechat, .. } = household().await;
+    let order = open_all(&app, &wechat).await;
+    let order_no = order["order_no"].as_str().unwrap().to_owned();
+    // Paid 1 fen for the whole order: flagged, with an amount_mismatch incident for staff.
+    sandbox_pay(&app, "wechatpay", &order_no, true, Some(1)).await;
+    let viewer = app.staff(Role::Viewer).await;
+    let (status, page) = app.staff_get(&viewer, &format!("/staff/v1/orders/{order_no}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["order"]["state"], "flagged");
+    let incidents = page["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{page}");
+    assert_eq!(
+        (incidents[0]["kind"].as_str(), incidents[0]["reference"].as_str()),
+        (Some("amount_mismatch"), Some(&*order_no))
+    );
+    assert_eq!(incidents[0]["occurrences"], 1);
+    assert_eq!(incidents[0]["detail"]["paid_fen"], 1, "{}", incidents[0]);
+    assert_eq!(incidents[0]["detail"]["expected_fen"], order["amount_fen"], "{}", incidents[0]);
+}

@@ -3,8 +3,9 @@
 //! exactly like a well-formed key that matches nothing.
 
 use super::views::{
-    AccountBindingView, AccountPage, AccountView, BillRow, Disclosure, MessageView, NotifyView, OrderBillView,
-    OrderPage, OrderSummaryView, OrderView, PaymentView, RefundView, UserBindingView, UserPage, UserView,
+    AccountBindingView, AccountPage, AccountView, BillRow, Disclosure, IncidentView, MessageView, NotifyView,
+    OrderBillView, OrderPage, OrderSummaryView, OrderView, PaymentView, RefundView, UserBindingView, UserPage,
+    UserView,
 };
 use crate::db::{bill_reads, bindings, messages, notifies, orders, payments, refunds, users};
 use crate::domain::account::AccountNo;
@@ -146,6 +147,9 @@ pub async fn order_page(
     let event_ids: Vec<String> = payment_ids.iter().map(|id| payment_event_id(*id)).collect();
     let mut writebacks = orders::writebacks(pool, WRITEBACK_QUEUE, &event_ids).await?;
     let notifies = notifies::for_order(pool, &order.order_no, NOTIFIES).await?;
+    let references: Vec<String> =
+        std::iter::once(order.order_no.clone()).chain(refunds.iter().map(|r| r.out_refund_no.clone())).collect();
+    let incidents = payments::incidents_about(pool, &references).await?;
 
     // Per payment: what refunds not failed hold back, and what the platform confirmed refunded.
     let totals = refunds::refund_totals(pool, &payment_ids).await?;
@@ -173,5 +177,6 @@ pub async fn order_page(
         payments: payment_views,
         refunds: refunds.iter().map(RefundView::from).collect(),
         notifies: notifies.into_iter().map(NotifyView::from).collect(),
+        incidents: incidents.into_iter().map(IncidentView::from).collect(),
     }))
 }

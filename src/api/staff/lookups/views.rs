@@ -6,7 +6,7 @@ use crate::db::bindings::{AccountBinding, BindingSummary};
 use crate::db::messages::MessageRecord;
 use crate::db::notifies::StoredNotify;
 use crate::db::orders::{OrderSummary, StoredOrder, WritebackState};
-use crate::db::payments::PaymentRecord;
+use crate::db::payments::{Incident, PaymentRecord};
 use crate::db::refunds::RefundRecord;
 use crate::db::users::UserRecord;
 use crate::domain::masking::{mask_address, mask_name, mask_phone, mask_platform_id};
@@ -454,6 +454,41 @@ pub struct OrderPage {
     pub refunds: Vec<RefundView>,
     /// The latest 50, oldest first.
     pub notifies: Vec<NotifyView>,
+    /// What the payments of this order made staff look at (amount mismatches, duplicate payments, failed or
+    /// unconfirmed refunds), oldest first.
+    pub incidents: Vec<IncidentView>,
+}
+
+/// A payment incident, as `ebill payments status` lists them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentView {
+    /// unknown_order | amount_mismatch | duplicate_payment | refund_failed | refund_unconfirmed |
+    /// refund_succeeded_after_failure.
+    pub kind: String,
+    pub platform: String,
+    /// The order number or refund number concerned.
+    pub reference: String,
+    /// Amounts and platform ids, as recorded (no personal data).
+    pub detail: serde_json::Value,
+    pub occurrences: i64,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+impl From<Incident> for IncidentView {
+    fn from(incident: Incident) -> IncidentView {
+        IncidentView {
+            kind: incident.kind,
+            platform: incident.platform,
+            reference: incident.reference,
+            detail: serde_json::from_str(&incident.detail).unwrap_or(serde_json::Value::String(incident.detail)),
+            occurrences: incident.occurrences,
+            first_seen_at: incident.first_seen_at,
+            last_seen_at: incident.last_seen_at,
+            resolved_at: incident.resolved_at,
+        }
+    }
 }
 
 #[cfg(test)]
