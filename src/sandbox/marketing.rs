@@ -33,7 +33,10 @@ use crate::error::ApiError;
 use crate::feed::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::jobs::writeback::{WritebackEvent, EVENT_HEADER};
 use crate::platform::signed_post::IDEMPOTENCY_KEY_HEADER;
+use crate::sandbox::bounded::Bounded;
+use crate::sandbox::failures::{check_failure_count, FailureSwitch, FailuresRequest};
 use crate::sandbox::platforms::{lock, SandboxPlatforms};
+use crate::sandbox::signed;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -41,17 +44,13 @@ use chrono::{Days, NaiveDate};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// Booked events remembered at most.
 pub const MAX_BOOKED: usize = 10_000;
-/// Failures that can be asked for at once.
-pub const MAX_PENDING_FAILURES: u64 = 1_000;
 /// The accepted distance between the event's timestamp and our clock.
-const MAX_SKEW_SECS: i64 = 300;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 const MAX_EVENT_ID_CHARS: usize = 128;
 /// A bill is due this long after it is issued.
@@ -63,18 +62,21 @@ const FIRST_USAGE_RESIDENTIAL: i64 = 210;
 const FIRST_USAGE_NON_RESIDENTIAL: i64 = 900;
 
 /// What the simulated marketing system remembers.
-#[derive(Default)]
 pub struct MarketingMemory {
-    ledger: Mutex<Ledger>,
+    /// Booked events by their key (the event id), at most [`MAX_BOOKED`].
+    ledger: Mutex<Bounded<WritebackEvent>>,
     deliveries: AtomicU64,
-    pending_failures: AtomicU64,
+    failures: FailureSwitch,
 }
 
-#[derive(Default)]
-struct Ledger {
-    by_key: HashMap<String, WritebackEvent>,
-    /// Keys in booking order, oldest first.
-    order: VecDeque<String>,
+impl Default for MarketingMemory {
+    fn default() -> Self {
+        MarketingMemory {
+            ledger: Mutex::new(Bounded::with_capacity(MAX_BOOKED)),
+            deliveries: AtomicU64::default(),
+            failures: FailureSwitch::default(),
+        }
+    }
 }
 
 /// What booking an event did.
@@ -91,23 +93,16 @@ impl MarketingMemory {
     /// Books `event` under its id, once.
     pub fn book(&self, event: WritebackEvent) -> Booking {
         let mut ledger = lock(&self.ledger);
-        if let Some(booked) = ledger.by_key.get(event.event_id()) {
+        if let Some(booked) = ledger.get(event.event_id()) {
             return if *booked == event { Booking::Duplicate } else { Booking::Conflict };
         }
-        while ledger.order.len() >= MAX_BOOKED {
-            if let Some(oldest) = ledger.order.pop_front() {
-                ledger.by_key.remove(&oldest);
-            }
-        }
-        ledger.order.push_back(event.event_id().to_owned());
-        ledger.by_key.insert(event.event_id().to_owned(), event);
+        ledger.insert_new(event.event_id().to_owned(), event);
         Booking::Booked
     }
 
     /// The booked events, oldest first.
     pub fn booked(&self) -> Vec<WritebackEvent> {
-        let ledger = lock(&self.ledger);
-        ledger.order.iter().filter_map(|key| ledger.by_key.get(key).cloned()).collect()
+        lock(&self.ledger).values_in_arrival_order().cloned().collect()
     }
 
     /// POSTs received, whatever their answer.
@@ -116,17 +111,12 @@ impl MarketingMemory {
     }
 
     pub fn pending_failures(&self) -> u64 {
-        self.pending_failures.load(Ordering::Relaxed)
+        self.failures.pending()
     }
 
     /// The next `count` deliveries fail (replacing any failures still pending).
     pub fn fail_next(&self, count: u64) {
-        self.pending_failures.store(count, Ordering::Relaxed);
-    }
-
-    /// Takes one pending failure: true when this delivery must fail.
-    fn take_failure(&self) -> bool {
-        self.pending_failures.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+        self.failures.arm(count, 503);
     }
 }
 
@@ -147,23 +137,15 @@ async fn receive(
     let memory = &sandbox.marketing;
     memory.deliveries.fetch_add(1, Ordering::Relaxed);
     let body = read_limited(&req, payload, MAX_BODY_BYTES).await?;
-    if memory.take_failure() {
+    if memory.failures.take().is_some() {
         return Err(ApiError::unavailable("SANDBOX_INJECTED_FAILURE", "this delivery fails as asked (failures)"));
     }
     let secret = match &state.credentials.writeback {
         Some(target) => &target.secret,
         None => &sandbox.keys.writeback_secret,
     };
+    signed::verify(&req, &body, secret, state.now_ms())?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    signature::verify(
-        secret.expose(),
-        header(TIMESTAMP_HEADER),
-        header(SIGNATURE_HEADER),
-        &body,
-        state.now_ms(),
-        MAX_SKEW_SECS,
-    )
-    .map_err(ApiError::from)?;
 
     let event = read_event(&body)?;
     match header(IDEMPOTENCY_KEY_HEADER) {
@@ -200,20 +182,10 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     })))
 }
 
-#[derive(Deserialize)]
-struct FailuresRequest {
-    count: u64,
-}
-
 /// `POST /sandbox/marketing/failures`: the next `count` deliveries are answered 503.
 async fn fail_next(state: web::Data<AppState>, request: web::Json<FailuresRequest>) -> Result<HttpResponse, ApiError> {
     let memory = &SandboxPlatforms::of(&state)?.marketing;
-    if request.count > MAX_PENDING_FAILURES {
-        return Err(ApiError::bad_request(
-            "INVALID_COUNT",
-            format!("`count` must be between 0 and {MAX_PENDING_FAILURES}"),
-        ));
-    }
+    check_failure_count(request.count)?;
     memory.fail_next(request.count);
     Ok(HttpResponse::Ok().json(json!({ "pending_failures": request.count })))
 }
@@ -560,9 +532,9 @@ mod tests {
     fn failures_are_taken_one_per_delivery() {
         let memory = MarketingMemory::default();
         memory.fail_next(2);
-        assert!(memory.take_failure());
-        assert!(memory.take_failure());
-        assert!(!memory.take_failure());
+        assert!(memory.failures.take().is_some());
+        assert!(memory.failures.take().is_some());
+        assert!(memory.failures.take().is_none());
         assert_eq!(memory.pending_failures(), 0);
     }
 

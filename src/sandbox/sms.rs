@@ -12,24 +12,23 @@
 //! Memory is bounded: beyond [`MAX_REMEMBERED`] keys the oldest are forgotten (a late repeat of one of those is
 //! delivered again).
 
+use super::bounded::Bounded;
+use super::failures::{check_failure_count, FailureSwitch, FailuresRequest};
 use super::inbox::{Channel, Delivery};
 use super::platforms::{digest, lock, SandboxPlatforms};
-use super::subscriptions::{check_failure_count, FailuresRequest};
+use super::signed;
 use crate::api::body::{parse_json, read_limited};
 use crate::error::ApiError;
-use crate::feed::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::platform::signed_post::IDEMPOTENCY_KEY_HEADER;
 use crate::platform::sms::SmsRequest;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Idempotency keys remembered at most.
 pub const MAX_REMEMBERED: usize = 200_000;
-const MAX_SKEW_SECS: i64 = 300;
 const MAX_BODY_BYTES: usize = 16 * 1024;
 const MAX_KEY_CHARS: usize = 128;
 const MAX_TEMPLATE_CHARS: usize = 64;
@@ -37,19 +36,21 @@ const MAX_TEMPLATE_CHARS: usize = 64;
 const MAX_TEXT_CHARS: usize = 536;
 
 /// What the simulated SMS gateway remembers.
-#[derive(Default)]
 pub struct SmsMemory {
-    sent: Mutex<Sent>,
+    /// Idempotency key → (our id, digest of the message), at most [`MAX_REMEMBERED`].
+    sent: Mutex<Bounded<(String, [u8; 32])>>,
     requests: AtomicU64,
-    pending_failures: AtomicU64,
+    failures: FailureSwitch,
 }
 
-#[derive(Default)]
-struct Sent {
-    /// Idempotency key → (our id, digest of the message).
-    by_key: HashMap<String, (String, [u8; 32])>,
-    /// Keys in arrival order, oldest first.
-    order: VecDeque<String>,
+impl Default for SmsMemory {
+    fn default() -> Self {
+        SmsMemory {
+            sent: Mutex::new(Bounded::with_capacity(MAX_REMEMBERED)),
+            requests: AtomicU64::default(),
+            failures: FailureSwitch::default(),
+        }
+    }
 }
 
 /// What accepting a message did.
@@ -68,17 +69,11 @@ impl SmsMemory {
     pub fn accept(&self, request: &SmsRequest, make_id: impl FnOnce() -> String) -> Acceptance {
         let fingerprint = digest(&[&request.message_id, &request.phone, &request.template, &request.text]);
         let mut sent = lock(&self.sent);
-        if let Some((id, seen)) = sent.by_key.get(&request.message_id) {
+        if let Some((id, seen)) = sent.get(&request.message_id) {
             return if *seen == fingerprint { Acceptance::Duplicate(id.clone()) } else { Acceptance::Conflict };
         }
-        while sent.order.len() >= MAX_REMEMBERED {
-            if let Some(oldest) = sent.order.pop_front() {
-                sent.by_key.remove(&oldest);
-            }
-        }
         let id = make_id();
-        sent.order.push_back(request.message_id.clone());
-        sent.by_key.insert(request.message_id.clone(), (id.clone(), fingerprint));
+        sent.insert_new(request.message_id.clone(), (id.clone(), fingerprint));
         Acceptance::Accepted(id)
     }
 
@@ -89,11 +84,7 @@ impl SmsMemory {
 
     /// The next `count` sends fail (replacing any failures still pending).
     pub fn fail_next(&self, count: u64) {
-        self.pending_failures.store(count, Ordering::Relaxed);
-    }
-
-    fn take_failure(&self) -> bool {
-        self.pending_failures.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+        self.failures.arm(count, 503);
     }
 }
 
@@ -107,7 +98,7 @@ async fn send(state: web::Data<AppState>, req: HttpRequest, payload: web::Payloa
     let memory = &sandbox.sms;
     let number = memory.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let body = read_limited(&req, payload, MAX_BODY_BYTES).await?;
-    if memory.take_failure() {
+    if memory.failures.take().is_some() {
         return Err(ApiError::unavailable("SANDBOX_INJECTED_FAILURE", "this SMS fails as asked (failures)"));
     }
     // The secret our side is configured with, as the real gateway would share it; the sandbox's own by default.
@@ -115,18 +106,10 @@ async fn send(state: web::Data<AppState>, req: HttpRequest, payload: web::Payloa
         Some(gateway) => &gateway.secret,
         None => &sandbox.keys.sms_secret,
     };
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    signature::verify(
-        secret.expose(),
-        header(TIMESTAMP_HEADER),
-        header(SIGNATURE_HEADER),
-        &body,
-        state.now_ms(),
-        MAX_SKEW_SECS,
-    )
-    .map_err(ApiError::from)?;
+    signed::verify(&req, &body, secret, state.now_ms())?;
     let request: SmsRequest = parse_json(&body)?;
-    if header(IDEMPOTENCY_KEY_HEADER) != Some(request.message_id.as_str()) {
+    let key = req.headers().get(IDEMPOTENCY_KEY_HEADER).and_then(|v| v.to_str().ok());
+    if key != Some(request.message_id.as_str()) {
         return Err(ApiError::bad_request("IDEMPOTENCY_KEY_MISMATCH", "send the message_id as Idempotency-Key"));
     }
     check_request(&request)?;
@@ -206,7 +189,7 @@ mod tests {
         for n in 0..=MAX_REMEMBERED {
             memory.accept(&sms(&format!("m{n}")), || format!("S{n}"));
         }
-        assert_eq!(lock(&memory.sent).order.len(), MAX_REMEMBERED);
+        assert_eq!(lock(&memory.sent).len(), MAX_REMEMBERED);
         assert_eq!(memory.accept(&sms("m0"), || "again".into()), Acceptance::Accepted("again".into()));
     }
 
@@ -214,8 +197,8 @@ mod tests {
     fn failures_are_taken_one_per_send() {
         let memory = SmsMemory::default();
         memory.fail_next(1);
-        assert!(memory.take_failure());
-        assert!(!memory.take_failure());
+        assert!(memory.failures.take().is_some());
+        assert!(memory.failures.take().is_none());
     }
 
     #[test]

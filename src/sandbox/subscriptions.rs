@@ -1,7 +1,7 @@
 //! What a simulated platform knows of its users' message subscriptions, as `wx.requestSubscribeMessage` and
 //! `my.requestSubscribeMessage` would have told it: one-time acceptances (each allows exactly one message), standing
-//! permissions (a long-term template the user accepted) and templates declared long-term for every user. Also the
-//! failure switch of a simulated send endpoint. The platforms' routes (`wechat::message`, `alipay::message`) turn
+//! permissions (a long-term template the user accepted) and templates declared long-term for every user. The
+//! platforms' routes (`wechat::message`, `alipay::message`) turn
 //! their own user names into recipients and use these.
 
 use super::platforms::{lock, SandboxFull};
@@ -20,8 +20,6 @@ pub const MAX_LONG_TERM_TEMPLATES: usize = 1_000;
 pub const MAX_CREDITS: u32 = 1_000;
 /// Template ids one grant may name.
 pub const MAX_TEMPLATES_PER_GRANT: usize = 20;
-/// Failures that can be asked for at once.
-pub const MAX_PENDING_FAILURES: u64 = 100_000;
 const MAX_TEMPLATE_ID_LEN: usize = 128;
 
 /// Why a send may go out.
@@ -170,43 +168,10 @@ impl Subscriptions {
     }
 }
 
-/// The next `count` sends fail with `code` (a WeChat errcode; Alipay's switch ignores it).
-#[derive(Default)]
-pub struct FailureSwitch {
-    pending: Mutex<(u64, i64)>,
-}
-
-impl FailureSwitch {
-    /// Arms the switch, replacing any failures still pending.
-    pub fn arm(&self, count: u64, code: i64) {
-        *lock(&self.pending) = (count, code);
-    }
-
-    /// Takes one pending failure: its code when this send must fail.
-    pub fn take(&self) -> Option<i64> {
-        let mut pending = lock(&self.pending);
-        let left = pending.0.checked_sub(1)?;
-        pending.0 = left;
-        Some(pending.1)
-    }
-
-    pub fn pending(&self) -> u64 {
-        lock(&self.pending).0
-    }
-}
-
 /// The body of `POST .../long-term-templates`.
 #[derive(Deserialize)]
 pub struct LongTermRequest {
     pub template_ids: Vec<String>,
-}
-
-/// The body of `POST .../message-failures` and `POST /sandbox/sms/failures`.
-#[derive(Deserialize)]
-pub struct FailuresRequest {
-    pub count: u64,
-    #[serde(default)]
-    pub errcode: Option<i64>,
 }
 
 /// Template ids as a grant or a declaration names them: 1 to [`MAX_TEMPLATES_PER_GRANT`], each 1 to 128 printable
@@ -224,17 +189,6 @@ pub fn check_template_ids(template_ids: &[String]) -> Result<(), ApiError> {
         return Err(ApiError::bad_request(
             "INVALID_TEMPLATE_IDS",
             "each template id must be 1 to 128 printable ASCII characters",
-        ));
-    }
-    Ok(())
-}
-
-/// A failure count as the switches accept it.
-pub fn check_failure_count(count: u64) -> Result<(), ApiError> {
-    if count > MAX_PENDING_FAILURES {
-        return Err(ApiError::bad_request(
-            "INVALID_COUNT",
-            format!("`count` must be between 0 and {MAX_PENDING_FAILURES}"),
         ));
     }
     Ok(())
@@ -327,17 +281,6 @@ mod tests {
         assert!(subscriptions.take("o2", "T").is_some());
         assert_eq!(subscriptions.grant("new", &ids(&["T"]), false), Ok(()), "a used-up pair makes room");
         assert_eq!(lock(&subscriptions.book).pairs, MAX_SUBSCRIPTIONS);
-    }
-
-    #[test]
-    fn the_switch_fails_the_next_sends_only() {
-        let switch = FailureSwitch::default();
-        assert_eq!(switch.take(), None);
-        switch.arm(2, 40001);
-        assert_eq!(switch.take(), Some(40001));
-        assert_eq!(switch.pending(), 1);
-        assert_eq!(switch.take(), Some(40001));
-        assert_eq!(switch.take(), None);
     }
 
     #[test]

@@ -52,8 +52,9 @@ pub use oauth::BUSY_ONCE_USER;
 pub use trade::TRADE_BUSY_ONCE_PREFIX;
 pub use trades::{MAX_TRADES, TRADE_NO_PREFIX};
 
+use super::failures::FailureSwitch;
 use super::platforms::{digest, pseudonym, FirstUse, SingleUseCodes};
-use super::subscriptions::{FailureSwitch, Subscriptions};
+use super::subscriptions::Subscriptions;
 use actix_web::web;
 use std::sync::atomic::{AtomicU64, Ordering};
 

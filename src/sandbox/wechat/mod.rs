@@ -29,8 +29,9 @@ mod token;
 pub use login::BUSY_ONCE_USER;
 use token::TokenBook;
 
+use super::failures::FailureSwitch;
 use super::platforms::{lock, pseudonym, FirstUse, SingleUseCodes};
-use super::subscriptions::{FailureSwitch, Subscriptions};
+use super::subscriptions::Subscriptions;
 use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 use rand::Rng;

@@ -2,10 +2,10 @@
 //! or wholly refunded) and refunds, each in a bounded map that forgets the oldest entries first. Pure: the handlers
 //! pass the clock in and turn the outcomes into answers.
 
-use super::bounded::Bounded;
 use super::{random_digits, random_hex};
 use crate::domain::calendar::beijing_datetime;
 use crate::platform::wechatpay::{RefundStatus, TradeState};
+use crate::sandbox::bounded::Bounded;
 use chrono::SecondsFormat;
 
 /// An order as the merchant placed it; placing the same `out_trade_no` again must repeat all of it.

@@ -20,7 +20,6 @@
 
 mod auth;
 mod book;
-mod bounded;
 mod notify;
 mod orders;
 mod payer;

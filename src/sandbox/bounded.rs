@@ -1,8 +1,9 @@
-//! A map that forgets its oldest entries beyond a bound, for the simulated platform's orders and refunds.
+//! A map that forgets its oldest entries beyond a bound: the simulated platforms' orders and refunds, and the
+//! idempotency keys the simulated marketing system and SMS gateway remember.
 
 use std::collections::{HashMap, VecDeque};
 
-/// Orders, and refunds, remembered at most; beyond that the oldest are forgotten.
+/// Entries remembered by default; beyond that the oldest are forgotten.
 pub const MAX_ENTRIES: usize = 10_000;
 
 /// A map that forgets its oldest entries beyond [`MAX_ENTRIES`].
@@ -38,6 +39,14 @@ impl<V> Bounded<V> {
         }
     }
 
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub fn get(&self, key: &str) -> Option<&V> {
         self.entries.get(key)
     }
@@ -48,6 +57,11 @@ impl<V> Bounded<V> {
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.values()
+    }
+
+    /// The values, oldest first.
+    pub fn values_in_arrival_order(&self) -> impl Iterator<Item = &V> {
+        self.arrival.iter().filter_map(|key| self.entries.get(key))
     }
 }
 
@@ -64,5 +78,15 @@ mod tests {
         assert!(map.get("a").is_none());
         assert!(["b", "c", "d"].iter().all(|key| map.get(key).is_some()));
         assert_eq!(map.entries.len(), map.arrival.len());
+    }
+
+    #[test]
+    fn values_come_back_oldest_first() {
+        let mut map = Bounded::with_capacity(3);
+        for (n, key) in ["d", "a", "c", "b"].iter().enumerate() {
+            map.insert_new((*key).to_owned(), n);
+        }
+        assert_eq!(map.values_in_arrival_order().copied().collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(map.len(), 3);
     }
 }
