@@ -4,6 +4,7 @@ use super::ids::next_id;
 use super::sql::{keys_per_lookup, placeholder_list, reuse_lookup_statements, rows_per_statement, values_tuples};
 use crate::domain::bill::{Bill, BillStatus};
 use crate::domain::feed::{ItemOutcome, Rejection};
+use crate::domain::money::Fen;
 use sqlx::{AnyConnection, Row};
 use std::collections::{HashMap, HashSet};
 
@@ -296,4 +297,23 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 
 pub async fn count(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) AS n FROM bills").fetch_one(pool).await?.try_get("n")
+}
+
+/// Writes a bill's amount paid (a settlement adding to it, a refund taking from it) and the status that follows.
+pub async fn set_paid(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+    total: Fen,
+    paid: Fen,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let status = BillStatus::from_amounts(total, paid);
+    sqlx::query("UPDATE bills SET paid_fen = $2, status = $3, updated_at = $4 WHERE id = $1")
+        .bind(bill_id)
+        .bind(paid.value())
+        .bind(status.as_str())
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -3,8 +3,7 @@
 //! (`payments::settlement` holds it).
 
 use super::orders::{from_row as order_from_row, StoredOrder, COLUMNS as ORDER_COLUMNS};
-use super::sql::for_update;
-use crate::domain::bill::BillStatus;
+use super::sql::{for_no_key_update, for_update};
 use crate::domain::money::Fen;
 use crate::domain::order::{BillApplication, BillAtSettlement, OrderLine, OrderState};
 use crate::domain::user::Platform;
@@ -36,8 +35,10 @@ pub async fn bills_of_order(
     conn: &mut AnyConnection,
     order_id: i64,
 ) -> Result<Vec<(BillAtSettlement, String)>, sqlx::Error> {
-    // NO KEY UPDATE: the bills' keys do not change, so foreign-key checks of concurrent order inserts do not wait.
-    let lock = if for_update(conn).is_empty() { "" } else { " FOR NO KEY UPDATE OF b" };
+    let lock = match for_no_key_update(conn) {
+        "" => String::new(),
+        lock => format!("{lock} OF b"),
+    };
     let sql = format!(
         "SELECT ob.bill_id, ob.principal_fen, ob.late_fee_fen, b.total_fen, b.paid_fen, b.period \
          FROM order_bills ob JOIN bills b ON b.id = ob.bill_id WHERE ob.order_id = $1 ORDER BY ob.bill_id{lock}"
@@ -66,15 +67,7 @@ pub async fn apply_to_bill(
     total: Fen,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let status = BillStatus::from_amounts(total, application.new_paid);
-    sqlx::query("UPDATE bills SET paid_fen = $2, status = $3, updated_at = $4 WHERE id = $1")
-        .bind(application.bill_id)
-        .bind(application.new_paid.value())
-        .bind(status.as_str())
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    super::bills::set_paid(conn, application.bill_id, total, application.new_paid, now_ms).await
 }
 
 /// Keeps what a payment paid on each bill it settled (principal and late fee), for refunds to take back.

@@ -2,8 +2,7 @@
 //! takes back from each bill, and what a succeeded one does to those bills. The statements that decide or apply a
 //! refund run on the caller's transaction (`payments::staff_refunds` and `payments::refunds` hold it).
 
-use super::sql::{for_update, placeholder_list};
-use crate::domain::bill::BillStatus;
+use super::sql::{for_no_key_update, placeholder_list};
 use crate::domain::money::Fen;
 use crate::domain::refund::{BillTakeBack, PaidOnBill, RefundBasis, RefundKind};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -263,8 +262,7 @@ pub async fn take_back_from_bills(
     bills: &[BillTakeBack],
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    // NO KEY UPDATE, as the settlement locks bills: the bills' keys do not change.
-    let lock = if for_update(conn).is_empty() { "" } else { " FOR NO KEY UPDATE" };
+    let lock = for_no_key_update(conn);
     let mut in_lock_order: Vec<&BillTakeBack> = bills.iter().filter(|bill| bill.principal.value() > 0).collect();
     in_lock_order.sort_by_key(|bill| bill.bill_id);
     for bill in in_lock_order {
@@ -275,14 +273,7 @@ pub async fn take_back_from_bills(
         let total = Fen::new(row.try_get("total_fen")?);
         let paid = Fen::new(row.try_get("paid_fen")?);
         let new_paid = paid.checked_sub(bill.principal).unwrap_or(Fen::ZERO).max(Fen::ZERO);
-        let status = BillStatus::from_amounts(total, new_paid);
-        sqlx::query("UPDATE bills SET paid_fen = $2, status = $3, updated_at = $4 WHERE id = $1")
-            .bind(bill.bill_id)
-            .bind(new_paid.value())
-            .bind(status.as_str())
-            .bind(now_ms)
-            .execute(&mut *conn)
-            .await?;
+        super::bills::set_paid(conn, bill.bill_id, total, new_paid, now_ms).await?;
     }
     Ok(())
 }

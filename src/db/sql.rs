@@ -43,6 +43,16 @@ pub fn for_update(conn: &AnyConnection) -> &'static str {
     }
 }
 
+/// ` FOR NO KEY UPDATE` on PostgreSQL, nothing on SQLite: locks rows whose keys the transaction will not change, so
+/// that foreign-key checks of concurrent inserts referring to them (an order's lines naming a bill) do not wait.
+pub fn for_no_key_update(conn: &AnyConnection) -> &'static str {
+    if is_sqlite(conn) {
+        ""
+    } else {
+        " FOR NO KEY UPDATE"
+    }
+}
+
 /// Parameters per generated statement (multi-row `VALUES`, long `IN` lists).
 ///
 /// SQLite finds a `$n` parameter by walking the list of the statement's named parameters, and sqlx asks it for every
