@@ -122,7 +122,7 @@ impl AlipayClient {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::platform::credentials::AlipayCredentials;
     use crate::platform::crypto::alipay_sign::request_sign_content;
@@ -149,7 +149,7 @@ mod tests {
     );
 
     /// A client whose app key and "Alipay" key are the fixture pair, so it can verify what it signs.
-    fn client() -> AlipayClient {
+    pub(in crate::platform::alipay) fn client() -> AlipayClient {
         let creds = AlipayCredentials {
             app_id: "2021004112345678".into(),
             app_key: RsaSigningKey::from_text(PKCS8_PEM).expect("fixture private key"),

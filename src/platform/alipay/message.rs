@@ -143,21 +143,8 @@ mod tests {
 
     #[test]
     fn the_send_can_run_on_any_worker_thread() {
-        use crate::platform::credentials::AlipayCredentials;
-        use crate::platform::crypto::rsa_keys::test_keys::{PKCS8_PEM, PUBLIC_PEM};
-        use crate::platform::crypto::rsa_keys::{RsaSigningKey, RsaVerifyingKey};
         fn assert_send<T: Send>(_: &T) {}
-        let creds = AlipayCredentials {
-            app_id: "2021004112345678".into(),
-            app_key: RsaSigningKey::from_text(PKCS8_PEM).expect("fixture private key"),
-            alipay_public_key: RsaVerifyingKey::from_text(PUBLIC_PEM).expect("fixture public key"),
-            aes_key: None,
-            gateway_url: "http://127.0.0.1:9/gateway.do".into(),
-            timeout: std::time::Duration::from_secs(1),
-            seller_id: None,
-            notify_url: "https://ebill.example.com/notify/alipay".into(),
-        };
-        let client = AlipayClient::new(&creds, reqwest::Client::new());
+        let client = super::super::gateway::tests::client();
         let data = json!({});
         let message = message(&data);
         assert_send(&client.send_template_message(&message));

@@ -17,7 +17,7 @@
 //!   `40001`/`42001` also invalidate the token used, so that the client must refresh it.
 
 use super::template_values::check_data;
-use super::token::TokenState;
+use super::token::valid_access_token;
 use super::{error_reply, json_reply, openid_for};
 use crate::error::ApiError;
 use crate::sandbox::failures::{check_failure_count, FailuresRequest};
@@ -54,16 +54,10 @@ pub(super) async fn send(
 ) -> Result<HttpResponse, ApiError> {
     let sandbox = SandboxPlatforms::of(&state)?;
     let now = state.now_ms();
-    let Some(token) = query.get("access_token").filter(|t| !t.is_empty()) else {
-        return Ok(error_reply(41001, "access_token missing"));
+    let token = match valid_access_token(sandbox, &query, now) {
+        Ok(token) => token,
+        Err((errcode, errmsg)) => return Ok(error_reply(errcode, errmsg)),
     };
-    match lock(&sandbox.wechat.tokens).check(token, now) {
-        TokenState::Valid => {}
-        TokenState::Expired => return Ok(error_reply(42001, "access_token expired")),
-        TokenState::Unknown => {
-            return Ok(error_reply(40001, "invalid credential, access_token is invalid or not latest"));
-        }
-    }
     if let Some(errcode) = sandbox.wechat.message_failures.take() {
         return Ok(injected_failure(sandbox, token, errcode));
     }

@@ -1,9 +1,9 @@
 //! The simulated `getuserphonenumber` and the phone-button codes it accepts.
 
-use super::token::TokenState;
+use super::token::valid_access_token;
 use super::{error_reply, json_reply, PhoneGrant, CODE_TTL_MS};
 use crate::error::ApiError;
-use crate::sandbox::platforms::{check_phone, check_user, lock, random_alphanumeric, SandboxPlatforms};
+use crate::sandbox::platforms::{check_phone, check_user, random_alphanumeric, SandboxPlatforms};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -49,15 +49,8 @@ pub(super) async fn get_user_phone_number(
 ) -> Result<HttpResponse, ApiError> {
     let sandbox = SandboxPlatforms::of(&state)?;
     let now = state.now_ms();
-    let Some(token) = query.get("access_token").filter(|t| !t.is_empty()) else {
-        return Ok(error_reply(41001, "access_token missing"));
-    };
-    match lock(&sandbox.wechat.tokens).check(token, now) {
-        TokenState::Valid => {}
-        TokenState::Expired => return Ok(error_reply(42001, "access_token expired")),
-        TokenState::Unknown => {
-            return Ok(error_reply(40001, "invalid credential, access_token is invalid or not latest"));
-        }
+    if let Err((errcode, errmsg)) = valid_access_token(sandbox, &query, now) {
+        return Ok(error_reply(errcode, errmsg));
     }
     let Ok(request) = serde_json::from_slice::<PhoneNumberRequest>(&body) else {
         return Ok(error_reply(47001, "data format error"));

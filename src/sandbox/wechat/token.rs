@@ -8,6 +8,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::HashMap;
 
 const LIFETIME_MS: i64 = 7_200 * 1000;
 /// The overlap: a token is replaced this long before it expires, and a forced refresh leaves it this long.
@@ -23,6 +24,24 @@ pub enum TokenState {
     Valid,
     Expired,
     Unknown,
+}
+
+/// The `access_token` of a call to the simulated WeChat, when it is one the sandbox issued and it has not expired;
+/// otherwise WeChat's own refusal (`41001` missing, `42001` expired, `40001` unknown) as its `errcode` and `errmsg`
+/// (answer it with `error_reply`).
+pub fn valid_access_token<'q>(
+    sandbox: &SandboxPlatforms,
+    query: &'q HashMap<String, String>,
+    now_ms: i64,
+) -> Result<&'q str, (i64, &'static str)> {
+    let Some(token) = query.get("access_token").filter(|t| !t.is_empty()) else {
+        return Err((41001, "access_token missing"));
+    };
+    match lock(&sandbox.wechat.tokens).check(token, now_ms) {
+        TokenState::Valid => Ok(token),
+        TokenState::Expired => Err((42001, "access_token expired")),
+        TokenState::Unknown => Err((40001, "invalid credential, access_token is invalid or not latest")),
+    }
 }
 
 /// The access tokens handed out, with their expiry.
