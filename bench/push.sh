@@ -44,54 +44,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench/push.sh: %s\n' "$*" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ebill-bench-push.XXXXXX")
-SERVER_PID=""
-PG_DB=""
-SERVER_LOG=""
-
-stop_server() {
-    if [[ -n $SERVER_PID ]]; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
-
-drop_pg_db() {
-    if [[ -n $PG_DB ]]; then
-        PGOPTIONS="--client-min-messages=warning" psql "$PG_URL/postgres" -q -v ON_ERROR_STOP=1 \
-            -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || log "could not drop database $PG_DB"
-        PG_DB=""
-    fi
-}
-
-cleanup() {
-    local status=$?
-    stop_server
-    drop_pg_db
-    if [[ $status -ne 0 && -n $SERVER_LOG && -s $SERVER_LOG ]]; then
-        log "last lines of the server's log (${SERVER_LOG#"$TMP"/}):"
-        grep -v ' served status=' "$SERVER_LOG" | tail -n 15 >&2 || true
-    fi
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    local port
-    for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-    done
-    die "found no free port"
-}
-
-pg_answers() {
-    command -v psql >/dev/null && psql "$PG_URL/postgres" -Atqc "SELECT 1" >/dev/null 2>&1
-}
+# shellcheck source=bench/server.sh
+source "$ROOT/bench/server.sh"
 
 for run in $RUNS; do
     backend=${run%%/*}
@@ -133,9 +87,7 @@ for run in $RUNS; do
                 pg_skipped=1
                 continue
             fi
-            PG_DB="ebill_bench_push_$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
-            PGOPTIONS="--client-min-messages=warning" psql "$PG_URL/postgres" -q -v ON_ERROR_STOP=1 \
-                -c "CREATE DATABASE $PG_DB" >/dev/null
+            create_pg_db ebill_bench_push
             export DATABASE_URL="$PG_URL/$PG_DB"
             where="database $PG_DB on ${PG_URL#*@}"
             ;;
@@ -156,14 +108,7 @@ for run in $RUNS; do
     "$DRIVER" prepare --bills "$bills" --out "$work" | sed -u 's/^/    /' >&2
 
     log "$name: ebill serve on 127.0.0.1:$port (rate limit ${rate}/s, 0 = off)"
-    NO_COLOR=1 "$EBILL" serve >"$SERVER_LOG" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 300); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
-        kill -0 "$SERVER_PID" 2>/dev/null || die "$name: the server exited during start-up"
-        sleep 0.1
-    done
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || die "$name: the server is not ready after 30 s"
+    start_server "$name" "$port"
 
     log "$name: importing $bills bills and waiting for $bills messages in the inbox"
     driver_args=(run --base-url "http://127.0.0.1:$port" --server-pid "$SERVER_PID" --ebill "$EBILL"

@@ -34,54 +34,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench/settle.sh: %s\n' "$*" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ebill-bench-settle.XXXXXX")
-SERVER_PID=""
-PG_DB=""
-SERVER_LOG=""
-
-stop_server() {
-    if [[ -n $SERVER_PID ]]; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
-
-drop_pg_db() {
-    if [[ -n $PG_DB ]]; then
-        PGOPTIONS="--client-min-messages=warning" psql "$PG_URL/postgres" -q -v ON_ERROR_STOP=1 \
-            -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || log "could not drop database $PG_DB"
-        PG_DB=""
-    fi
-}
-
-cleanup() {
-    local status=$?
-    stop_server
-    drop_pg_db
-    if [[ $status -ne 0 && -n $SERVER_LOG && -s $SERVER_LOG ]]; then
-        log "last lines of the server's log (${SERVER_LOG#"$TMP"/}):"
-        tail -n 15 "$SERVER_LOG" >&2
-    fi
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    local port
-    for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-    done
-    die "found no free port"
-}
-
-pg_answers() {
-    command -v psql >/dev/null && psql "$PG_URL/postgres" -Atqc "SELECT 1" >/dev/null 2>&1
-}
+# shellcheck source=bench/server.sh
+source "$ROOT/bench/server.sh"
 
 log "building (release)"
 cargo build --release --quiet --bin ebill --examples
@@ -116,9 +70,7 @@ for backend in $BACKENDS; do
                 log "postgres: skipped (no server answers at ${PG_URL#*@})"
                 continue
             fi
-            PG_DB="ebill_bench_$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
-            PGOPTIONS="--client-min-messages=warning" psql "$PG_URL/postgres" -q -v ON_ERROR_STOP=1 \
-                -c "CREATE DATABASE $PG_DB" >/dev/null
+            create_pg_db ebill_bench
             export DATABASE_URL="$PG_URL/$PG_DB$PG_PARAMS"
             max_connections=$PG_MAX_CONNECTIONS
             where="database $PG_DB$PG_PARAMS on ${PG_URL#*@}"
@@ -127,14 +79,7 @@ for backend in $BACKENDS; do
     export EBILL_DATA_DIR="$data" EBILL_BIND="127.0.0.1:$port" EBILL_DEMO_SEED=false EBILL_JOBS_RUN_IN_SERVE=false \
         EBILL_DATABASE_MAX_CONNECTIONS="$max_connections"
     log "$backend: ebill serve on 127.0.0.1:$port ($where, $max_connections connections, write-back worker off)"
-    "$EBILL" serve >"$SERVER_LOG" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 300); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
-        kill -0 "$SERVER_PID" 2>/dev/null || die "$backend: the server exited during start-up"
-        sleep 0.1
-    done
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || die "$backend: the server is not ready after 30 s"
+    start_server "$backend" "$port"
 
     for run in $RUNS; do
         [[ ${run%%/*} == "$backend" ]] || continue
