@@ -31,8 +31,13 @@ pub struct StoredNotify {
     pub received_at: i64,
 }
 
-/// Keeps one verified notify. Fields the platform controls are cut to a sane length.
-pub async fn record(pool: &AnyPool, notify: &ReceivedNotify, now_ms: i64) -> Result<(), sqlx::Error> {
+/// Keeps one verified notify, on the pool or inside a transaction (the settlement's). Fields the platform controls are
+/// cut to a sane length.
+pub async fn record<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    notify: &ReceivedNotify,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     let cut = |text: &str| text.chars().take(128).collect::<String>();
     sqlx::query(
         "INSERT INTO payment_notifies (id, platform, kind, order_no, out_refund_no, transaction_id, reported_state, \
@@ -48,7 +53,7 @@ pub async fn record(pool: &AnyPool, notify: &ReceivedNotify, now_ms: i64) -> Res
     .bind(notify.amount_fen)
     .bind(cut(&notify.outcome))
     .bind(now_ms)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }

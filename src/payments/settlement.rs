@@ -12,6 +12,7 @@ use super::refunds;
 use crate::config::DuplicatePaymentPolicy;
 use crate::db::audit::AuditEntry;
 use crate::db::ids::next_id;
+use crate::db::notifies::ReceivedNotify;
 use crate::db::orders::StoredOrder;
 use crate::db::payments::{self as repo, PaymentRecord};
 use crate::db::refunds::{self as refund_repo, RefundRecord, STATE_PENDING};
@@ -106,18 +107,27 @@ impl From<refunds::RefundError> for SettleError {
     }
 }
 
-/// Applies a confirmed payment, once.
-pub async fn settle(state: &AppState, payment: &ConfirmedPayment) -> Result<Settlement, SettleError> {
-    settle_audited(state, payment, None).await
+/// What a settlement writes beside the payment, in its own transaction, once its outcome is known: the audit entry
+/// of the staff action that brought the payment, the verified notify that brought it (its `outcome` set to the
+/// settlement's). Nothing of it is written when the payment was recorded already (that transaction is dropped): the
+/// caller keeps them on its own then.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Trail<'a> {
+    pub audit: Option<&'a AuditEntry>,
+    pub notify: Option<&'a ReceivedNotify>,
 }
 
-/// [`settle`], appending `audit` (the staff action that brought the payment, its detail given the outcome as
-/// `settlement`) in the same transaction, so that what it changed never goes without its trace. When nothing changed
-/// (the payment was recorded already) nothing is appended: the caller records the entry on its own.
-pub async fn settle_audited(
+/// Applies a confirmed payment, once.
+pub async fn settle(state: &AppState, payment: &ConfirmedPayment) -> Result<Settlement, SettleError> {
+    settle_with_trail(state, payment, Trail::default()).await
+}
+
+/// [`settle`], writing `trail` in the same transaction: what it changed never goes without its trace, and a notify
+/// costs one commit, not two.
+pub async fn settle_with_trail(
     state: &AppState,
     payment: &ConfirmedPayment,
-    audit: Option<&AuditEntry>,
+    trail: Trail<'_>,
 ) -> Result<Settlement, SettleError> {
     let now = state.now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -133,7 +143,7 @@ pub async fn settle_audited(
             let kind = repo::INCIDENT_UNKNOWN_ORDER;
             repo::record_incident(&mut tx, next_id(now), kind, payment.platform, reference, &detail.to_string(), now)
                 .await?;
-            append_audit(&mut tx, audit, Settlement::UnknownOrder, now).await?;
+            write_trail(&mut tx, trail, Settlement::UnknownOrder, now).await?;
             tx.commit().await?;
             return Ok(Settlement::UnknownOrder);
         }
@@ -149,25 +159,30 @@ pub async fn settle_audited(
         // The transaction id was recorded already: drop everything this attempt wrote.
         Settlement::AlreadyRecorded => tx.rollback().await?,
         _ => {
-            append_audit(&mut tx, audit, outcome, now).await?;
+            write_trail(&mut tx, trail, outcome, now).await?;
             tx.commit().await?
         }
     }
     Ok(outcome)
 }
 
-async fn append_audit(
+async fn write_trail(
     tx: &mut AnyConnection,
-    audit: Option<&AuditEntry>,
+    trail: Trail<'_>,
     outcome: Settlement,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let Some(entry) = audit else { return Ok(()) };
-    let mut detail = entry.detail.clone().unwrap_or_else(|| json!({}));
-    if let Some(object) = detail.as_object_mut() {
-        object.insert("settlement".into(), json!(outcome.as_str()));
+    if let Some(entry) = trail.audit {
+        let mut detail = entry.detail.clone().unwrap_or_else(|| json!({}));
+        if let Some(object) = detail.as_object_mut() {
+            object.insert("settlement".into(), json!(outcome.as_str()));
+        }
+        crate::db::audit::append(tx, &entry.clone().detail(detail), now).await?;
     }
-    crate::db::audit::append(tx, &entry.clone().detail(detail), now).await?;
+    if let Some(notify) = trail.notify {
+        let notify = ReceivedNotify { outcome: outcome.as_str().to_owned(), ..notify.clone() };
+        crate::db::notifies::record(&mut *tx, &notify, now).await?;
+    }
     Ok(())
 }
 

@@ -179,6 +179,9 @@ async fn fifty_concurrent_identical_notifies_settle_once() {
     assert_eq!(count_where(&app, "jobs", "queue = 'writeback'").await, 1);
     assert_eq!(bill_states(&app).await, vec![("paid".into(), BILL_TOTAL), ("paid".into(), BILL_TOTAL)]);
     assert_eq!(count_where(&app, "account_credits", "1 = 1").await, 0);
+    // Each verified notify is kept once: the settling one in the settlement's transaction, the replays on their own.
+    assert_eq!(count_where(&app, "payment_notifies", "outcome = 'settled'").await, 1);
+    assert_eq!(count_where(&app, "payment_notifies", "outcome = 'already_recorded'").await, 49);
 }
 
 #[tokio::test]
@@ -191,6 +194,8 @@ async fn fifty_concurrent_identical_alipay_notifies_settle_once() {
     assert!(answers.iter().all(|(_, body)| body == "success"), "{answers:?}");
     assert_eq!(count_where(&app, "payments", "1 = 1").await, 1);
     assert_eq!(count_where(&app, "jobs", "queue = 'writeback'").await, 1);
+    assert_eq!(count_where(&app, "payment_notifies", "outcome = 'settled'").await, 1);
+    assert_eq!(count_where(&app, "payment_notifies", "outcome = 'already_recorded'").await, 49);
 }
 
 #[tokio::test]

@@ -268,6 +268,7 @@ async fn an_order_page_shows_its_bills_payment_write_back_and_notify() {
     assert_eq!(notifies.len(), 1, "{notifies:?}");
     assert_eq!((notifies[0]["platform"].as_str(), notifies[0]["kind"].as_str()), (Some("wechat"), Some("payment")));
     assert_eq!(notifies[0]["amount_fen"].as_i64(), Some(amount));
+    assert_eq!(notifies[0]["outcome"], "settled", "kept with the settlement's outcome");
 
     let (_, account_page) = app.staff_get(&viewer, &format!("/staff/v1/accounts/{ACCOUNT}")).await;
     let summary = &account_page["orders"][0];

@@ -11,7 +11,7 @@ use crate::db::notifies::{self, ReceivedNotify, KIND_PAYMENT, KIND_REFUND};
 use crate::domain::calendar::beijing;
 use crate::domain::money::Fen;
 use crate::domain::user::Platform;
-use crate::payments::settlement::{settle, ConfirmedPayment, PaymentSource};
+use crate::payments::settlement::{settle_with_trail, ConfirmedPayment, PaymentSource, Settlement, Trail};
 use crate::platform::credentials::AlipayCredentials;
 use crate::platform::crypto::alipay_sign::verify_notify;
 use crate::state::AppState;
@@ -77,8 +77,8 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         outcome: String::new(),
     });
     let mut outcome = String::new();
-    let answer = answer_trade(&state, creds, &params, &mut outcome).await;
-    if let Some(received) = received.as_mut() {
+    let (answer, kept) = answer_trade(&state, creds, &params, received.as_ref(), &mut outcome).await;
+    if let (Some(received), false) = (received.as_mut(), kept) {
         received.outcome = outcome;
         if let Err(error) = notifies::record(state.db.pool(), received, state.now_ms()).await {
             tracing::error!(%error, "a verified Alipay notify could not be kept");
@@ -87,24 +87,26 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
     answer
 }
 
-/// Applies a verified trade notify; `outcome` tells what we made of it.
+/// Applies a verified trade notify; `outcome` tells what we made of it. True when the settlement kept `received` in
+/// its own transaction.
 async fn answer_trade(
     state: &AppState,
     creds: &AlipayCredentials,
     params: &Params,
+    received: Option<&ReceivedNotify>,
     outcome: &mut String,
-) -> HttpResponse {
+) -> (HttpResponse, bool) {
     let mut said = |what: &str| *outcome = what.to_owned();
     if param(params, "app_id") != Some(creds.app_id.as_str()) {
         said("other_app");
         tracing::warn!("an Alipay notify for another app");
-        return failure(StatusCode::BAD_REQUEST);
+        return (failure(StatusCode::BAD_REQUEST), false);
     }
     if let Some(seller_id) = &creds.seller_id {
         if param(params, "seller_id") != Some(seller_id.as_str()) {
             said("other_seller");
             tracing::warn!("an Alipay notify for another seller");
-            return failure(StatusCode::BAD_REQUEST);
+            return (failure(StatusCode::BAD_REQUEST), false);
         }
     }
     match param(params, "trade_status") {
@@ -112,7 +114,7 @@ async fn answer_trade(
         status => {
             said("ignored");
             tracing::info!(trade_status = status.unwrap_or(""), "Alipay notify acknowledged without action");
-            return success();
+            return (success(), false);
         }
     }
     let (Some(order_no), Some(trade_no), Some(total)) =
@@ -120,16 +122,16 @@ async fn answer_trade(
     else {
         said("unreadable");
         tracing::warn!("a verified Alipay notify lacks out_trade_no, trade_no or total_amount");
-        return failure(StatusCode::BAD_REQUEST);
+        return (failure(StatusCode::BAD_REQUEST), false);
     };
     let Some(amount) = Fen::parse_yuan(total).filter(|amount| amount.value() > 0) else {
         said("unreadable");
         tracing::warn!("a verified Alipay notify has an unreadable total_amount");
-        return failure(StatusCode::BAD_REQUEST);
+        return (failure(StatusCode::BAD_REQUEST), false);
     };
     if order_no.len() > 64 || trade_no.len() > 64 {
         said("unreadable");
-        return failure(StatusCode::BAD_REQUEST);
+        return (failure(StatusCode::BAD_REQUEST), false);
     }
     let now = state.now_ms();
     let paid_at = param(params, "gmt_payment")
@@ -145,21 +147,22 @@ async fn answer_trade(
         paid_at_ms: paid_at,
         source: PaymentSource::Notify,
     };
-    match settle(state, &payment).await {
+    match settle_with_trail(state, &payment, Trail { audit: None, notify: received }).await {
         Ok(settlement) => {
             said(settlement.as_str());
             state.metrics.count_settlement("alipay", settlement.as_str());
+            let kept = received.is_some() && settlement != Settlement::AlreadyRecorded;
             if settlement.acknowledged() {
-                success()
+                (success(), kept)
             } else {
                 tracing::warn!(order_no = %payment.order_no, "Alipay notified a payment for an unknown order");
-                failure(StatusCode::NOT_FOUND)
+                (failure(StatusCode::NOT_FOUND), kept)
             }
         }
         Err(error) => {
             said("error");
             tracing::error!(%error, order_no = %payment.order_no, "settling an Alipay payment failed");
-            failure(StatusCode::INTERNAL_SERVER_ERROR)
+            (failure(StatusCode::INTERNAL_SERVER_ERROR), false)
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::api::body::read_limited;
 use crate::db::notifies::{self, ReceivedNotify, KIND_PAYMENT};
 use crate::domain::money::Fen;
 use crate::domain::user::Platform;
-use crate::payments::settlement::{settle, ConfirmedPayment, PaymentSource};
+use crate::payments::settlement::{settle_with_trail, ConfirmedPayment, PaymentSource, Settlement, Trail};
 use crate::platform::credentials::WechatPayCredentials;
 use crate::platform::wechatpay::{
     decode_notification, decrypt_transaction, verify_signature, SignedHeaders, TradeState, Transaction,
@@ -105,31 +105,34 @@ pub async fn notify(state: web::Data<AppState>, request: HttpRequest, payload: w
         amount_fen: Some(transaction.amount.total),
         outcome: String::new(),
     };
-    let answer = answer_transaction(&state, creds, &transaction, &mut received.outcome).await;
-    remember(&state, &received).await;
+    let (answer, kept) = answer_transaction(&state, creds, &transaction, &mut received).await;
+    if !kept {
+        remember(&state, &received).await;
+    }
     answer
 }
 
-/// Applies a decrypted transaction; `outcome` tells what we made of it.
+/// Applies a decrypted transaction, setting `received.outcome` to what we made of it; true when the settlement kept
+/// `received` in its own transaction.
 async fn answer_transaction(
     state: &AppState,
     creds: &WechatPayCredentials,
     transaction: &Transaction,
-    outcome: &mut String,
-) -> HttpResponse {
-    let mut said = |what: &str| *outcome = what.to_owned();
+    received: &mut ReceivedNotify,
+) -> (HttpResponse, bool) {
+    let mut said = |what: &str| received.outcome = what.to_owned();
     if transaction.appid != creds.appid || transaction.mchid != creds.mchid {
         said("other_merchant");
         tracing::warn!(appid = %transaction.appid, mchid = %transaction.mchid, "a WeChat Pay notification for another app or merchant");
-        return fail(StatusCode::BAD_REQUEST, "the notification is not for this merchant");
+        return (fail(StatusCode::BAD_REQUEST, "the notification is not for this merchant"), false);
     }
     if transaction.trade_state != TradeState::Success {
         said("ignored");
-        return HttpResponse::NoContent().finish();
+        return (HttpResponse::NoContent().finish(), false);
     }
     let Some(transaction_id) = transaction.transaction_id.clone().filter(|id| !id.is_empty() && id.len() <= 64) else {
         said("unreadable");
-        return fail(StatusCode::BAD_REQUEST, "a successful transaction without transaction_id");
+        return (fail(StatusCode::BAD_REQUEST, "a successful transaction without transaction_id"), false);
     };
     if transaction.amount.currency != "CNY"
         || transaction.amount.total <= 0
@@ -138,7 +141,7 @@ async fn answer_transaction(
     {
         said("unreadable");
         tracing::warn!(currency = %transaction.amount.currency, "a WeChat Pay notification we cannot apply");
-        return fail(StatusCode::BAD_REQUEST, "unexpected currency, amount or order number");
+        return (fail(StatusCode::BAD_REQUEST, "unexpected currency, amount or order number"), false);
     }
     let now = state.now_ms();
     let paid_at = transaction
@@ -155,21 +158,23 @@ async fn answer_transaction(
         paid_at_ms: paid_at,
         source: PaymentSource::Notify,
     };
-    match settle(state, &payment).await {
+    let trail = Trail { audit: None, notify: Some(&*received) };
+    match settle_with_trail(state, &payment, trail).await {
         Ok(settlement) => {
-            said(settlement.as_str());
+            received.outcome = settlement.as_str().to_owned();
             state.metrics.count_settlement("wechat", settlement.as_str());
+            let kept = settlement != Settlement::AlreadyRecorded;
             if settlement.acknowledged() {
-                HttpResponse::NoContent().finish()
+                (HttpResponse::NoContent().finish(), kept)
             } else {
                 tracing::warn!(order_no = %payment.order_no, "WeChat Pay notified a payment for an unknown order");
-                fail(StatusCode::NOT_FOUND, "unknown order")
+                (fail(StatusCode::NOT_FOUND, "unknown order"), kept)
             }
         }
         Err(error) => {
-            said("error");
+            received.outcome = "error".to_owned();
             tracing::error!(%error, order_no = %payment.order_no, "settling a WeChat Pay payment failed");
-            fail(StatusCode::INTERNAL_SERVER_ERROR, "temporarily unable to record the payment")
+            (fail(StatusCode::INTERNAL_SERVER_ERROR, "temporarily unable to record the payment"), false)
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::domain::order::{is_order_no, OrderState};
 use crate::domain::staff::{Permission, Reason};
 use crate::error::{ApiError, ErrorBody};
 use crate::payments::channel::{paid_at_or, Channel, ChannelError, TradeLookup};
-use crate::payments::settlement::{settle_audited, ConfirmedPayment, PaymentSource, Settlement};
+use crate::payments::settlement::{settle_with_trail, ConfirmedPayment, PaymentSource, Settlement, Trail};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpResponse};
@@ -128,7 +128,7 @@ pub async fn query_order(
                 paid_at_ms: paid_at_or(*paid_at_ms, now),
                 source: PaymentSource::Query,
             };
-            match settle_audited(&state, &payment, Some(&entry)).await {
+            match settle_with_trail(&state, &payment, Trail { audit: Some(&entry), notify: None }).await {
                 Ok(settlement) => (Some(settlement), settlement != Settlement::AlreadyRecorded),
                 Err(error) => return failed(&state, &staff, &order, &reason, ApiError::internal(error)).await,
             }
